@@ -1,0 +1,151 @@
+//! The operation context: what an operation may ask of its scheduler while it is processed or
+//! woken (park tokens, the signal table, waking other coroutines, spawning, joining, remote
+//! wakers, configuration).
+
+use std::fmt;
+use std::future::Future;
+use std::time::Instant;
+
+use crate::coroutine::Coroutine;
+use crate::handle::CoroutineRef;
+use crate::operation::Event;
+use crate::priority::{Placement, Priority};
+use crate::remote::{Remote, RemoteWaker};
+use crate::scheduler::Core;
+use crate::signal::SignalTable;
+use crate::task::{ParkToken, TaskId};
+
+/// What [`OpContext::wake`] did.
+///
+/// # Examples
+///
+/// ```
+/// use cogen_core::Wake;
+/// assert_ne!(Wake::Completed, Wake::Stale);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// The operation completed; its coroutine is queued.
+    Completed,
+    /// The operation ran but still waits.
+    StillWaiting,
+    /// The token's wait had already ended (or its coroutine is busy): nothing happened.
+    Stale,
+}
+
+/// The scheduler, as seen by an operation being processed, run or cleaned up.
+pub struct OpContext<'a> {
+    pub(crate) core: &'a mut Core,
+    pub(crate) token: ParkToken,
+}
+
+impl fmt::Debug for OpContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpContext").field("token", &self.token).finish_non_exhaustive()
+    }
+}
+
+impl<'a> OpContext<'a> {
+    /// The token of the current wait: register it wherever the wake-up will come from.
+    #[inline]
+    pub fn park_token(&self) -> ParkToken {
+        self.token
+    }
+
+    /// The coroutine the operation belongs to.
+    #[inline]
+    pub fn current(&self) -> TaskId {
+        self.token.task
+    }
+
+    /// The scheduler's clock for this loop pass (monotonic). Use `Instant::now()` where
+    /// precision matters.
+    #[inline]
+    pub fn now(&self) -> Instant {
+        self.core.now
+    }
+
+    /// Resolves `Priority::Default` to the scheduler's default priority.
+    #[inline]
+    pub fn resolve(&self, priority: Priority) -> Priority {
+        priority.resolve(self.core.config.default_priority)
+    }
+
+    /// The builder's `ops_greedy`: try I/O before parking, even when readiness is unknown.
+    #[inline]
+    pub fn ops_greedy(&self) -> bool {
+        self.core.config.ops_greedy
+    }
+
+    /// The builder's `default_buffer_size`, for operations that allocate read buffers.
+    #[inline]
+    pub fn default_buffer_size(&self) -> usize {
+        self.core.config.default_buffer_size
+    }
+
+    /// The signal table.
+    #[inline]
+    pub fn signals(&mut self) -> &mut SignalTable {
+        &mut self.core.signals
+    }
+
+    /// Wakes the operation parked under `token`: calls its [`run`](crate::Operation::run) with
+    /// `event`. If it completes, its coroutine joins the active queue at `placement` (unless
+    /// `run` chose another with [`RunStatus::DoneAt`](crate::RunStatus)). The current
+    /// coroutine cannot wake itself (that gives [`Wake::Stale`]).
+    pub fn wake(&mut self, token: ParkToken, event: Event<'_>, placement: Placement) -> Wake {
+        self.core.wake(token, event, placement)
+    }
+
+    /// Wakes `token` with [`Event::Poke`] once the current coroutine is parked. A waiter uses
+    /// this to tell a held signal that enough waiters have arrived.
+    pub fn poke_after_park(&mut self, token: ParkToken) {
+        self.core.deferred_pokes.push(token);
+    }
+
+    /// Starts `coroutine` at `placement` in the active queue; returns its handle.
+    pub fn spawn<F: Future + 'static>(
+        &mut self,
+        coroutine: Coroutine<F>,
+        placement: Placement,
+    ) -> CoroutineRef<F::Output> {
+        self.core.spawn(coroutine, placement)
+    }
+
+    /// Registers the current wait as a joiner of `target`: it is woken with
+    /// [`Event::Joined`] when `target` finishes. Returns false if `target` already finished.
+    pub fn join(&mut self, target: TaskId) -> bool {
+        let token = self.token;
+        match self.core.tasks.get_mut(target) {
+            Some(t) if target != token.task => {
+                t.joiners.push(token);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes the current wait from `target`'s joiners (on timeout or cancellation).
+    pub fn unjoin(&mut self, target: TaskId) {
+        let token = self.token;
+        if let Some(t) = self.core.tasks.get_mut(target) {
+            t.joiners.retain(|j| *j != token);
+        }
+    }
+
+    /// A waker that another thread can fire once to wake the current wait with
+    /// [`Event::Remote`]. While it is alive, `run` keeps waiting for it.
+    pub fn remote_waker(&mut self) -> RemoteWaker {
+        self.core.remote.new_waker(self.token)
+    }
+
+    /// A remote handle to this scheduler.
+    pub fn remote(&self) -> Remote {
+        Remote { shared: std::sync::Arc::clone(&self.core.remote) }
+    }
+
+    /// True if `token`'s wait is still current (its coroutine is parked on that wait).
+    pub fn is_waiting(&self, token: ParkToken) -> bool {
+        self.core.is_waiting(token)
+    }
+}

@@ -1,0 +1,106 @@
+//! Handles to spawned coroutines: `CoroutineRef<T>` and the shared cell that receives the
+//! coroutine's result.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
+
+use crate::error::Error;
+use crate::task::TaskId;
+
+/// Where a spawned coroutine leaves its result.
+pub(crate) struct ResultCell<T> {
+    finished: Cell<bool>,
+    value: RefCell<Option<Result<T, Error>>>,
+}
+
+impl<T> ResultCell<T> {
+    pub(crate) fn new() -> Self {
+        ResultCell { finished: Cell::new(false), value: RefCell::new(None) }
+    }
+
+    pub(crate) fn finish(&self, result: Result<T, Error>) {
+        if !self.finished.replace(true) {
+            *self.value.borrow_mut() = Some(result);
+        }
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.get()
+    }
+
+    pub(crate) fn take(&self) -> Option<Result<T, Error>> {
+        self.value.borrow_mut().take()
+    }
+}
+
+/// A handle to a coroutine given to [`Scheduler::add`](crate::Scheduler::add) or `Spawn`.
+///
+/// Cheap to clone (a reference count). It does not keep the coroutine alive or running: it
+/// only observes it. `Join::new(&handle)` waits for it from another coroutine.
+///
+/// # Examples
+///
+/// ```
+/// use cogen::prelude::*;
+///
+/// #[coro]
+/// fn answer() -> u32 { 42 }
+///
+/// let mut sched = Scheduler::new();
+/// let handle = sched.add(answer());
+/// assert!(!handle.is_finished());
+/// sched.run()?;
+/// assert!(handle.is_finished());
+/// assert_eq!(handle.take_result().transpose()?, Some(42));
+/// assert!(handle.take_result().is_none()); // taken once
+/// # Ok::<(), cogen::Error>(())
+/// ```
+pub struct CoroutineRef<T> {
+    id: TaskId,
+    name: &'static str,
+    cell: Rc<ResultCell<T>>,
+}
+
+impl<T> CoroutineRef<T> {
+    pub(crate) fn new(id: TaskId, name: &'static str, cell: Rc<ResultCell<T>>) -> Self {
+        CoroutineRef { id, name, cell }
+    }
+
+    /// True once the coroutine returned, panicked or was dropped.
+    pub fn is_finished(&self) -> bool {
+        self.cell.is_finished()
+    }
+
+    /// Takes the coroutine's result: `None` while it runs, or once the result was taken (by an
+    /// earlier call or a `Join`). A panic gives `Err(Error::Panicked { .. })`.
+    pub fn take_result(&self) -> Option<Result<T, Error>> {
+        self.cell.take()
+    }
+
+    /// The coroutine's id in its scheduler.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The coroutine's name (its function's name).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<T> Clone for CoroutineRef<T> {
+    fn clone(&self) -> Self {
+        CoroutineRef { id: self.id, name: self.name, cell: Rc::clone(&self.cell) }
+    }
+}
+
+impl<T> fmt::Debug for CoroutineRef<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CoroutineRef")
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

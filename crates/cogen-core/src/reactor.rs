@@ -1,0 +1,180 @@
+//! The reactor: waits for I/O readiness (epoll, kqueue, ... through `polling`) and for remote
+//! notifications, and tells the scheduler which parked operations to wake.
+//!
+//! # Implementation
+//!
+//! Sources are registered once, edge-triggered, for both directions. Each keeps two cached
+//! readiness flags and at most one parked reader and one parked writer (full duplex). An
+//! operation tries its I/O while the flag says ready, clears the flag when the OS answers
+//! `WouldBlock`, and parks; an edge from the OS sets the flag again and wakes the parked side.
+//! No `epoll_ctl` is needed per event, and no read is tried that is known to fail.
+//!
+//! One pass: the scheduler computes the wait (zero while coroutines are runnable, else until
+//! the next timer), calls [`Reactor::poll`], and wakes the collected tokens.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::num::NonZeroUsize;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use polling::{Events, Poller};
+
+use crate::task::ParkToken;
+
+/// Readiness reported for an I/O source.
+///
+/// # Examples
+///
+/// ```
+/// use cogen_core::Readiness;
+/// let r = Readiness { readable: true, ..Readiness::default() };
+/// assert!(r.readable && !r.writable);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// Reading will not block (data, end of stream, or an error to report).
+    pub readable: bool,
+    /// Writing will not block (buffer space, or an error to report).
+    pub writable: bool,
+}
+
+/// A direction of I/O on a source.
+///
+/// # Examples
+///
+/// ```
+/// use cogen_core::Direction;
+/// assert_ne!(Direction::Read, Direction::Write);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Reading (or accepting).
+    Read,
+    /// Writing (or connecting).
+    Write,
+}
+
+#[derive(Default)]
+pub(crate) struct Source {
+    pub(crate) ready: Readiness,
+    pub(crate) reader: Option<ParkToken>,
+    pub(crate) writer: Option<ParkToken>,
+}
+
+/// State shared by the reactor and the registrations that point into it.
+pub(crate) struct ReactorShared {
+    pub(crate) poller: Arc<Poller>,
+    pub(crate) sources: RefCell<SourceSlab>,
+    /// Parked readers and writers: while any, `run` keeps going.
+    pub(crate) waiting: Cell<usize>,
+}
+
+/// Sources by key (the `polling` key is the slab index).
+#[derive(Default)]
+pub(crate) struct SourceSlab {
+    slots: Vec<Option<Source>>,
+    free: Vec<usize>,
+}
+
+impl SourceSlab {
+    pub(crate) fn insert(&mut self) -> usize {
+        match self.free.pop() {
+            Some(k) => {
+                self.slots[k] = Some(Source::default());
+                k
+            }
+            None => {
+                self.slots.push(Some(Source::default()));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: usize) -> Option<Source> {
+        let s = self.slots.get_mut(key)?.take();
+        if s.is_some() {
+            self.free.push(key);
+        }
+        s
+    }
+
+    pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut Source> {
+        self.slots.get_mut(key)?.as_mut()
+    }
+}
+
+/// The scheduler's reactor.
+pub(crate) struct Reactor {
+    pub(crate) shared: Rc<ReactorShared>,
+    events: Events,
+}
+
+/// Events fetched per `epoll_wait`.
+const EVENTS_PER_POLL: usize = 1024;
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Self> {
+        let poller = Arc::new(Poller::new()?);
+        let capacity = NonZeroUsize::new(EVENTS_PER_POLL).unwrap_or(NonZeroUsize::MIN);
+        Ok(Reactor {
+            shared: Rc::new(ReactorShared {
+                poller,
+                sources: RefCell::new(SourceSlab::default()),
+                waiting: Cell::new(0),
+            }),
+            events: Events::with_capacity(capacity),
+        })
+    }
+
+    pub(crate) fn poller(&self) -> &Arc<Poller> {
+        &self.shared.poller
+    }
+
+    /// Parked readers and writers.
+    pub(crate) fn waiting(&self) -> usize {
+        self.shared.waiting.get()
+    }
+
+    /// Waits up to `timeout` (`None`: until an event or a notification) and appends the
+    /// tokens of woken readers and writers to `out`.
+    pub(crate) fn poll(
+        &mut self,
+        timeout: Option<Duration>,
+        out: &mut Vec<(ParkToken, Readiness)>,
+    ) -> io::Result<()> {
+        self.events.clear();
+        match self.shared.poller.wait(&mut self.events, timeout) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let mut sources = self.shared.sources.borrow_mut();
+        let mut waiting = self.shared.waiting.get();
+        for ev in self.events.iter() {
+            let Some(src) = sources.get_mut(ev.key) else { continue };
+            // An error or hang-up is reported as readiness in both directions, so that the
+            // parked operation retries and gets the error from the OS itself.
+            let failed = ev.is_err().unwrap_or(false) || ev.is_interrupt();
+            let readable = ev.readable || failed;
+            let writable = ev.writable || failed;
+            if readable {
+                src.ready.readable = true;
+                if let Some(t) = src.reader.take() {
+                    waiting -= 1;
+                    out.push((t, Readiness { readable: true, writable: false }));
+                }
+            }
+            if writable {
+                src.ready.writable = true;
+                if let Some(t) = src.writer.take() {
+                    waiting -= 1;
+                    out.push((t, Readiness { readable: false, writable: true }));
+                }
+            }
+        }
+        self.shared.waiting.set(waiting);
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! The remote handle: how other threads stop a scheduler or wake one of its operations.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use polling::Poller;
+
+use crate::task::ParkToken;
+
+/// State shared between a scheduler and its remote handles.
+pub(crate) struct RemoteShared {
+    pub(crate) poller: Arc<Poller>,
+    stop: AtomicBool,
+    has_wakes: AtomicBool,
+    wakes: Mutex<Vec<ParkToken>>,
+    /// Remote wakers handed out and not yet fired or dropped: they keep `run` alive.
+    outstanding: AtomicUsize,
+}
+
+impl RemoteShared {
+    pub(crate) fn new(poller: Arc<Poller>) -> Self {
+        RemoteShared {
+            poller,
+            stop: AtomicBool::new(false),
+            has_wakes: AtomicBool::new(false),
+            wakes: Mutex::new(Vec::new()),
+            outstanding: AtomicUsize::new(0),
+        }
+    }
+
+    fn push_wake(&self, token: ParkToken) {
+        // A poisoned lock only means another thread panicked while pushing; the vector is
+        // still valid.
+        self.wakes.lock().unwrap_or_else(|e| e.into_inner()).push(token);
+        self.has_wakes.store(true, Ordering::Release);
+        self.notify();
+    }
+
+    fn notify(&self) {
+        // Failing to notify leaves the scheduler to notice at its next wake-up (it waits at
+        // most `reactor_resolution`); there is nobody to report the error to.
+        let _ = self.poller.notify();
+    }
+
+    /// Takes the pending wakes into `out` (the scheduler thread only).
+    pub(crate) fn drain_wakes(&self, out: &mut Vec<ParkToken>) {
+        if self.has_wakes.swap(false, Ordering::Acquire) {
+            out.append(&mut self.wakes.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+    }
+
+    pub(crate) fn take_stop(&self) -> bool {
+        self.stop.swap(false, Ordering::AcqRel)
+    }
+
+    pub(crate) fn outstanding(&self) -> usize {
+        self.outstanding.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn new_waker(self: &Arc<Self>, token: ParkToken) -> RemoteWaker {
+        self.outstanding.fetch_add(1, Ordering::AcqRel);
+        RemoteWaker { shared: Arc::clone(self), token, armed: true }
+    }
+}
+
+/// A `Send + Clone` handle to a scheduler, for other threads: stop it, or wake one of its
+/// parked operations. Get one with [`Scheduler::remote`](crate::Scheduler::remote).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cogen::prelude::*;
+///
+/// #[coro]
+/// fn forever() { loop { yield_!(Sleep::new(Duration::from_millis(5))); } }
+///
+/// let mut sched = Scheduler::new();
+/// sched.add(forever());
+/// let remote = sched.remote();
+/// let stopper = std::thread::spawn(move || {
+///     std::thread::sleep(Duration::from_millis(20));
+///     remote.stop();
+/// });
+/// sched.run()?; // returns once stopped
+/// stopper.join().expect("stopper thread");
+/// # Ok::<(), cogen::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Remote {
+    pub(crate) shared: Arc<RemoteShared>,
+}
+
+impl Remote {
+    /// Asks the scheduler to return from `run` (or `run_once`) at its next loop pass; it is
+    /// woken if it is blocked waiting. Coroutines are kept: a later `run` resumes them.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.notify();
+    }
+
+    /// Wakes the operation waiting under `token` with [`Event::Remote`](crate::Event::Remote).
+    /// A stale token is ignored. Prefer a [`RemoteWaker`], which also keeps `run` from
+    /// returning while the wake-up is still to come.
+    pub fn wake(&self, token: ParkToken) {
+        self.shared.push_wake(token);
+    }
+}
+
+impl fmt::Debug for Remote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Remote").finish_non_exhaustive()
+    }
+}
+
+/// Wakes one parked operation from another thread, once. Made by
+/// [`OpContext::remote_waker`](crate::OpContext::remote_waker) while the operation is being
+/// processed. Until it is fired or dropped, the scheduler's `run` keeps waiting for it.
+///
+/// # Examples
+///
+/// See [`Operation`](crate::Operation) and `examples/run_in_thread.rs`.
+///
+/// ```
+/// fn is_send<T: Send>() {}
+/// is_send::<cogen_core::RemoteWaker>();
+/// ```
+pub struct RemoteWaker {
+    shared: Arc<RemoteShared>,
+    token: ParkToken,
+    armed: bool,
+}
+
+impl RemoteWaker {
+    /// Wakes the operation with [`Event::Remote`](crate::Event::Remote).
+    pub fn wake(mut self) {
+        self.armed = false;
+        self.shared.push_wake(self.token);
+        self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Drop for RemoteWaker {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+            self.shared.notify();
+        }
+    }
+}
+
+impl fmt::Debug for RemoteWaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteWaker").field("token", &self.token).finish()
+    }
+}

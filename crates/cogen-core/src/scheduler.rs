@@ -1,0 +1,713 @@
+//! The scheduler: the active queue, the run loop, and the bookkeeping that parks, wakes, times
+//! out and finishes coroutines.
+//!
+//! # Implementation
+//!
+//! One loop pass ([`Scheduler::run_once`]):
+//!
+//! 1. **Run active.** Pop each coroutine queued at the start of the pass and poll it. When it
+//!    yields, process its operation at once: a completed operation resumes it in place (a
+//!    chain, bounded by a budget), a yielding one requeues it, a parking one leaves it parked
+//!    with its timeout armed.
+//! 2. **Expire timers.** Pop deadlines at or before now: a weak timeout that saw progress is
+//!    re-armed from its last progress; otherwise the operation's `cleanup` runs and the
+//!    coroutine resumes with `Outcome::TimedOut`.
+//! 3. **Compute the wait.** Zero if coroutines are runnable; else until the next deadline,
+//!    capped by `max_wait` and the reactor resolution. With nothing runnable, no I/O waiter, no
+//!    live timer and no remote waker outstanding, the pass reports that the run is over.
+//! 4. **Poll** the reactor (skipped while runnable unless `reactor_greedy` and some operation
+//!    waits on I/O) and **wake** the parked readers and writers it reports, then the
+//!    operations woken from other threads, then expire timers again.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::builder::{Config, PanicReport, SchedulerBuilder};
+use crate::context::{OpContext, Wake};
+use crate::coroutine::{Coroutine, OpPtr, YieldSlot};
+use crate::dump::{CoroutineInfo, CoroutineState, Dump};
+use crate::error::Error;
+use crate::handle::{CoroutineRef, ResultCell};
+use crate::local::EnterLocals;
+use crate::operation::{Event, Outcome, Processed, RunStatus, Timeout};
+use crate::priority::Placement;
+use crate::reactor::{Reactor, Readiness};
+use crate::remote::{Remote, RemoteShared};
+use crate::signal::SignalTable;
+use crate::task::{ArmedTimer, ParkToken, Parked, Spawned, Task, TaskId, TaskSlab, TaskState};
+use crate::timer::Timers;
+
+/// How many operations may complete in a row, resuming one coroutine in place, before it is
+/// sent to the back of the queue so that others get a turn.
+const CHAIN_BUDGET: u32 = 128;
+
+/// What one loop pass found.
+///
+/// # Examples
+///
+/// ```
+/// use cogen::prelude::*;
+/// use cogen_core::PassOutcome;
+/// let mut sched = Scheduler::new();
+/// assert_eq!(sched.run_once(None)?, PassOutcome::Finished);
+/// # Ok::<(), cogen::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassOutcome {
+    /// Work remains: call again.
+    Busy,
+    /// Every coroutine finished and nothing is pending.
+    Finished,
+    /// Nothing can progress any more, yet coroutines remain parked (on signals nobody sends,
+    /// joins of parked coroutines, ...). See [`Scheduler::dump`].
+    Stalled,
+    /// A [`Remote::stop`] was received.
+    Stopped,
+}
+
+/// The state the run loop works on. Operations see it through [`OpContext`].
+pub(crate) struct Core {
+    pub(crate) tasks: TaskSlab,
+    pub(crate) active: VecDeque<TaskId>,
+    pub(crate) timers: Timers,
+    pub(crate) signals: SignalTable,
+    pub(crate) reactor: Reactor,
+    pub(crate) remote: Arc<RemoteShared>,
+    pub(crate) config: Config,
+    /// The clock of the current pass.
+    pub(crate) now: Instant,
+    /// Pokes to deliver once the current coroutine is parked.
+    pub(crate) deferred_pokes: Vec<ParkToken>,
+    /// Scratch lists reused across passes.
+    io_ready: Vec<(ParkToken, Readiness)>,
+    remote_ready: Vec<ParkToken>,
+}
+
+/// One scheduler per thread: it owns coroutines, runs them, and parks them on operations.
+///
+/// A `Scheduler` is `!Send`: everything it runs stays on its thread. Run several in one
+/// process, one per thread (one per core, with `SO_REUSEPORT` listeners); other threads reach
+/// one through its [`remote`](Scheduler::remote) handle.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cogen::prelude::*;
+///
+/// #[cogen::coroutine]
+/// fn bar(what: &'static str) -> String { format!("spam, {what} and eggs") }
+///
+/// #[coro]
+/// fn foo() -> String {
+///     let r = yield_!(bar("ham"));
+///     yield_!(Sleep::new(Duration::from_millis(10)));
+///     let n: usize = yield_!(Signal::new("news", String::from("hi")));
+///     assert_eq!(n, 0); // nobody was waiting
+///     r
+/// }
+///
+/// let mut sched = Scheduler::new();
+/// let handle = sched.add(foo());
+/// sched.run()?;
+/// assert_eq!(handle.take_result().transpose()?.as_deref(), Some("spam, ham and eggs"));
+/// # Ok::<(), cogen::Error>(())
+/// ```
+pub struct Scheduler {
+    core: Core,
+    _not_send: PhantomData<Rc<()>>,
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("coroutines", &self.core.tasks.len())
+            .field("runnable", &self.core.active.len())
+            .field("timers", &self.core.timers.live())
+            .field("io_waiters", &self.core.reactor.waiting())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scheduler {
+    /// A scheduler with the default settings.
+    ///
+    /// # Panics
+    ///
+    /// If the OS poller cannot be created (the process is out of file descriptors). Use
+    /// [`Scheduler::builder`]`().build()` to get that as an error instead.
+    pub fn new() -> Self {
+        match Self::with_config(Config::default()) {
+            Ok(s) => s,
+            Err(e) => panic!("cogen: cannot create the scheduler's poller: {e}"),
+        }
+    }
+
+    /// A builder for a scheduler with non-default settings.
+    pub fn builder() -> SchedulerBuilder {
+        SchedulerBuilder::default()
+    }
+
+    pub(crate) fn with_config(config: Config) -> Result<Self, Error> {
+        let reactor = Reactor::new()?;
+        let remote = Arc::new(RemoteShared::new(Arc::clone(reactor.poller())));
+        Ok(Scheduler {
+            core: Core {
+                tasks: TaskSlab::default(),
+                active: VecDeque::new(),
+                timers: Timers::default(),
+                signals: SignalTable::default(),
+                reactor,
+                remote,
+                config,
+                now: Instant::now(),
+                deferred_pokes: Vec::new(),
+                io_ready: Vec::new(),
+                remote_ready: Vec::new(),
+            },
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Adds a coroutine at the back of the active queue. It does not start until the
+    /// scheduler runs. Returns its handle.
+    pub fn add<F: Future + 'static>(&mut self, coroutine: Coroutine<F>) -> CoroutineRef<F::Output> {
+        self.core.spawn(coroutine, Placement::Back)
+    }
+
+    /// A `Send + Clone` handle that other threads use to stop this scheduler or wake its
+    /// operations.
+    pub fn remote(&self) -> Remote {
+        Remote { shared: Arc::clone(&self.core.remote) }
+    }
+
+    /// Number of live coroutines (runnable, running or parked).
+    pub fn len(&self) -> usize {
+        self.core.tasks.len()
+    }
+
+    /// True when no coroutine is live.
+    pub fn is_empty(&self) -> bool {
+        self.core.tasks.len() == 0
+    }
+
+    /// Runs until nothing can progress any more: no runnable coroutine, no operation waiting
+    /// on I/O, no live timer, no outstanding remote waker. Also returns on [`Remote::stop`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Stalled`] if coroutines are still parked when nothing can wake them any more
+    /// (they are kept; the error carries a [`Dump`]); [`Error::Io`] if the poller fails.
+    pub fn run(&mut self) -> Result<(), Error> {
+        loop {
+            match self.run_once(None)? {
+                PassOutcome::Busy => {}
+                PassOutcome::Finished | PassOutcome::Stopped => return Ok(()),
+                PassOutcome::Stalled => return Err(Error::Stalled(self.dump())),
+            }
+        }
+    }
+
+    /// Runs one loop pass, blocking at most `max_wait` (`None`: until something happens,
+    /// bounded by the reactor resolution) for I/O or timers. For embedding the scheduler in a
+    /// foreign main loop.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the poller fails.
+    pub fn run_once(&mut self, max_wait: Option<Duration>) -> Result<PassOutcome, Error> {
+        if self.core.remote.take_stop() {
+            return Ok(PassOutcome::Stopped);
+        }
+        let slot = YieldSlot::new();
+        let core = &mut self.core;
+        core.now = Instant::now();
+        core.wake_remote();
+
+        // 1. Run the coroutines queued at the start of this pass.
+        for _ in 0..core.active.len() {
+            let Some(id) = core.active.pop_front() else { break };
+            core.run_task(id, &slot);
+        }
+
+        // 2. Expire timers.
+        if core.timers.live() > 0 {
+            core.now = Instant::now();
+            core.expire_timers();
+        }
+
+        // 3. Compute the wait, or finish.
+        let runnable = !core.active.is_empty();
+        let io_waiting = core.reactor.waiting() > 0;
+        let remote_waiting = core.remote.outstanding() > 0;
+        let timers_live = core.timers.live() > 0;
+        if !runnable && !io_waiting && !remote_waiting && !timers_live {
+            core.timers.clear_if_idle();
+            return Ok(if core.tasks.len() == 0 {
+                PassOutcome::Finished
+            } else {
+                PassOutcome::Stalled
+            });
+        }
+        let wait = if runnable {
+            if !(core.config.reactor_greedy && io_waiting) {
+                return Ok(PassOutcome::Busy);
+            }
+            Duration::ZERO
+        } else {
+            let mut wait = core.config.reactor_resolution;
+            if let Some(max) = max_wait {
+                wait = wait.min(max);
+            }
+            if let Some(deadline) = core.timers.next_deadline() {
+                wait = wait.min(deadline.saturating_duration_since(Instant::now()));
+            }
+            wait
+        };
+
+        // 4. Poll and wake.
+        let mut ready = std::mem::take(&mut core.io_ready);
+        let polled = core.reactor.poll(Some(wait), &mut ready);
+        core.now = Instant::now();
+        for (token, readiness) in ready.drain(..) {
+            core.wake(token, Event::Io(readiness), Placement::Back);
+        }
+        core.io_ready = ready;
+        polled?;
+        core.wake_remote();
+        if core.timers.live() > 0 {
+            core.expire_timers();
+        }
+        Ok(PassOutcome::Busy)
+    }
+
+    /// An iterator that runs one loop pass per `next()` (the original's `iter_run`), ending
+    /// when [`run`](Scheduler::run) would return. Each item is the pass's outcome.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    /// #[coro]
+    /// fn twice() { yield_!(Pass::new()); }
+    /// let mut sched = Scheduler::new();
+    /// sched.add(twice());
+    /// let passes = sched.iter_run().collect::<Result<Vec<_>, _>>()?;
+    /// assert!(passes.len() >= 2);
+    /// # Ok::<(), cogen::Error>(())
+    /// ```
+    pub fn iter_run(&mut self) -> IterRun<'_> {
+        IterRun { scheduler: self, done: false }
+    }
+
+    /// Lists every live coroutine: its name, state, the operation it is parked on and for how
+    /// long. Costs nothing until called.
+    pub fn dump(&self) -> Dump {
+        let now = Instant::now();
+        let coroutines = self
+            .core
+            .tasks
+            .ids()
+            .into_iter()
+            .filter_map(|id| {
+                let t = self.core.tasks.get(id)?;
+                let (state, operation, parked_for) = match &t.state {
+                    TaskState::Queued(_) => (CoroutineState::Runnable, None, None),
+                    TaskState::Running => (CoroutineState::Running, None, None),
+                    TaskState::Parked(p) => {
+                        // SAFETY: a parked task's operation pointer is valid until the task is
+                        // polled or dropped, which cannot happen during this `&self` call.
+                        let op = unsafe { p.op.as_ref() };
+                        let since = now.saturating_duration_since(p.since);
+                        (CoroutineState::Parked, Some(format!("{op:?}")), Some(since))
+                    }
+                };
+                Some(CoroutineInfo { id, name: t.name, state, operation, parked_for })
+            })
+            .collect();
+        Dump { coroutines }
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.core.drop_all_tasks();
+    }
+}
+
+/// The iterator of [`Scheduler::iter_run`].
+#[derive(Debug)]
+pub struct IterRun<'a> {
+    scheduler: &'a mut Scheduler,
+    done: bool,
+}
+
+impl Iterator for IterRun<'_> {
+    type Item = Result<PassOutcome, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let outcome = self.scheduler.run_once(None);
+        match outcome {
+            Ok(PassOutcome::Busy) => {}
+            Ok(PassOutcome::Stalled) => {
+                self.done = true;
+                return Some(Err(Error::Stalled(self.scheduler.dump())));
+            }
+            _ => self.done = true,
+        }
+        Some(outcome)
+    }
+}
+
+/// The panic payload as text.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+impl Core {
+    /// Puts a queued coroutine at one end of the active queue.
+    #[inline]
+    fn push(&mut self, id: TaskId, placement: Placement) {
+        match placement {
+            Placement::Front => self.active.push_front(id),
+            Placement::Back => self.active.push_back(id),
+        }
+    }
+
+    pub(crate) fn spawn<F: Future + 'static>(
+        &mut self,
+        coroutine: Coroutine<F>,
+        placement: Placement,
+    ) -> CoroutineRef<F::Output> {
+        let (name, future) = coroutine.into_parts();
+        let cell = Rc::new(ResultCell::new());
+        let body = Box::new(Spawned::new(Rc::clone(&cell), future));
+        let id = self.tasks.insert(Task::new(name, body));
+        self.push(id, placement);
+        CoroutineRef::new(id, name, cell)
+    }
+
+    pub(crate) fn is_waiting(&self, token: ParkToken) -> bool {
+        matches!(self.tasks.get(token.task),
+            Some(t) if t.park == token.park && matches!(t.state, TaskState::Parked(_)))
+    }
+
+    /// Polls a queued coroutine, and keeps resuming it while its operations complete at once.
+    fn run_task(&mut self, id: TaskId, slot: &YieldSlot) {
+        let mut budget = CHAIN_BUDGET;
+        loop {
+            let Some(task) = self.tasks.get_mut(id) else { return };
+            let outcome = match std::mem::replace(&mut task.state, TaskState::Running) {
+                TaskState::Queued(outcome) => outcome,
+                other => {
+                    // Queued twice, or parked again since: leave it be.
+                    task.state = other;
+                    return;
+                }
+            };
+            let future = task.future;
+            slot.set_outcome(outcome);
+            let waker = slot.waker();
+            let mut cx = Context::from_waker(&waker);
+            let polled = {
+                // SAFETY: the body is alive (the task is in the slab) and pinned in its box;
+                // no other reference to it exists during this poll.
+                let body = unsafe { &mut *future.as_ptr() };
+                let _locals = EnterLocals::new(body.locals());
+                catch_unwind(AssertUnwindSafe(|| {
+                    // SAFETY: the box is never moved while the task lives.
+                    unsafe { Pin::new_unchecked(&mut *body) }.poll(&mut cx)
+                }))
+            };
+            match polled {
+                Ok(Poll::Ready(())) => {
+                    slot.take_op();
+                    self.finish_task(id, None);
+                    return;
+                }
+                Err(payload) => {
+                    slot.take_op();
+                    let name = self.tasks.get(id).map_or("?", |t| t.name);
+                    let message = panic_message(payload.as_ref());
+                    self.finish_task(id, Some(Error::Panicked { name, message }));
+                    return;
+                }
+                Ok(Poll::Pending) => {
+                    let Some(op) = slot.take_op() else {
+                        let name = self.tasks.get(id).map_or("?", |t| t.name);
+                        self.finish_task(id, Some(Error::ForeignFuture(name)));
+                        return;
+                    };
+                    if !self.process_op(id, op) {
+                        return;
+                    }
+                    budget -= 1;
+                    if budget == 0 {
+                        self.push(id, Placement::Back);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Processes the operation a coroutine just yielded. Returns true if the coroutine should
+    /// continue at once (its state is then `Queued(Completed)`, not in the queue).
+    fn process_op(&mut self, id: TaskId, op: OpPtr) -> bool {
+        let Some(task) = self.tasks.get_mut(id) else { return false };
+        task.park = task.park.wrapping_add(1);
+        let token = ParkToken { task: id, park: task.park };
+        let mut cx = OpContext { core: self, token };
+        // SAFETY: `op` was deposited by the poll that just returned (see `YieldSlot`), and the
+        // coroutine is not polled or dropped before we are done with it.
+        let processed = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).process(&mut cx) }));
+        let processed = match processed {
+            Ok(p) => p,
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                // SAFETY: as above.
+                let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).cleanup(&mut cx) }));
+                let name = self.tasks.get(id).map_or("?", |t| t.name);
+                self.finish_task(id, Some(Error::Panicked { name, message }));
+                return false;
+            }
+        };
+        let Some(task) = self.tasks.get_mut(id) else { return false };
+        match processed {
+            Processed::Complete => {
+                task.state = TaskState::Queued(Outcome::Completed);
+                true
+            }
+            Processed::Yield(placement) => {
+                task.state = TaskState::Queued(Outcome::Completed);
+                self.push(id, placement);
+                false
+            }
+            Processed::Park => {
+                // SAFETY: as above.
+                let options = *unsafe { (*op.as_ptr()).options() };
+                let timeout = match options.timeout {
+                    Timeout::Inherit => self.config.default_timeout.map(|d| (Instant::now(), d)),
+                    Timeout::Never => None,
+                    Timeout::After(d) => Some((Instant::now(), d)),
+                    Timeout::At(at) => {
+                        let now = Instant::now();
+                        Some((now, at.saturating_duration_since(now)))
+                    }
+                };
+                let timer = timeout.map(|(from, delta)| ArmedTimer {
+                    seq: self.timers.arm(from + delta, token),
+                    weak_delta: options.weak.then_some(delta),
+                    last_progress: None,
+                });
+                let Some(task) = self.tasks.get_mut(id) else { return false };
+                task.state = TaskState::Parked(Parked { op, since: self.now, timer, busy: false });
+                self.deliver_pokes();
+                false
+            }
+        }
+    }
+
+    fn deliver_pokes(&mut self) {
+        while let Some(token) = self.deferred_pokes.pop() {
+            self.wake(token, Event::Poke, Placement::Back);
+        }
+    }
+
+    /// Calls a parked operation's `run`; queues its coroutine if it completes.
+    pub(crate) fn wake(&mut self, token: ParkToken, event: Event<'_>, placement: Placement) -> Wake {
+        let Some(task) = self.tasks.get_mut(token.task) else { return Wake::Stale };
+        if task.park != token.park {
+            return Wake::Stale;
+        }
+        let TaskState::Parked(parked) = &mut task.state else { return Wake::Stale };
+        if parked.busy {
+            return Wake::Stale;
+        }
+        parked.busy = true;
+        let op = parked.op;
+        let mut cx = OpContext { core: self, token };
+        // SAFETY: the task is parked on `op` (checked above), so the pointer is valid; `busy`
+        // keeps any nested wake from reaching the same operation while we hold `&mut` to it.
+        let status = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).run(&mut cx, event) }));
+        let Some(task) = self.tasks.get_mut(token.task) else { return Wake::Stale };
+        let TaskState::Parked(parked) = &mut task.state else { return Wake::Stale };
+        parked.busy = false;
+        match status {
+            Ok(RunStatus::Done) => {
+                self.complete_park(token.task, Outcome::Completed, placement);
+                Wake::Completed
+            }
+            Ok(RunStatus::DoneAt(at)) => {
+                self.complete_park(token.task, Outcome::Completed, at);
+                Wake::Completed
+            }
+            Ok(RunStatus::Progressed) => {
+                if let Some(timer) = &mut parked.timer {
+                    timer.last_progress = Some(Instant::now());
+                }
+                Wake::StillWaiting
+            }
+            Ok(RunStatus::NotYet) => Wake::StillWaiting,
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                let name = task.name;
+                self.kill_parked(token.task, Error::Panicked { name, message });
+                Wake::Completed
+            }
+        }
+    }
+
+    /// Ends a park: disarms its timer and queues the coroutine with `outcome`.
+    fn complete_park(&mut self, id: TaskId, outcome: Outcome, placement: Placement) {
+        let Some(task) = self.tasks.get_mut(id) else { return };
+        if let TaskState::Parked(p) = &task.state
+            && p.timer.is_some()
+        {
+            self.timers.disarm();
+        }
+        task.state = TaskState::Queued(outcome);
+        self.push(id, placement);
+    }
+
+    /// Expires due timers: re-arms weak timeouts that saw progress, times out the rest.
+    fn expire_timers(&mut self) {
+        let now = self.now;
+        while let Some(entry) = self.timers.pop_expired(now) {
+            let token = entry.token;
+            let Some(task) = self.tasks.get_mut(token.task) else { continue };
+            if task.park != token.park {
+                continue;
+            }
+            let TaskState::Parked(parked) = &mut task.state else { continue };
+            let Some(timer) = &mut parked.timer else { continue };
+            if timer.seq != entry.seq || parked.busy {
+                continue;
+            }
+            if let (Some(delta), Some(progress)) = (timer.weak_delta, timer.last_progress) {
+                let extended = progress + delta;
+                if extended > now {
+                    timer.seq = self.timers.rearm(extended, token);
+                    continue;
+                }
+            }
+            parked.busy = true;
+            let op = parked.op;
+            let mut cx = OpContext { core: self, token };
+            // SAFETY: the task is parked on `op`; `busy` guards against reentry.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).cleanup(&mut cx) }));
+            if let Some(task) = self.tasks.get_mut(token.task)
+                && let TaskState::Parked(p) = &mut task.state
+            {
+                p.busy = false;
+                self.complete_park(token.task, Outcome::TimedOut, Placement::Back);
+            }
+        }
+        if self.timers.wants_compaction() {
+            let tasks = &self.tasks;
+            self.timers.compact(|e| match tasks.get(e.token.task) {
+                Some(t) => matches!(&t.state,
+                    TaskState::Parked(p) if t.park == e.token.park
+                        && p.timer.is_some_and(|tm| tm.seq == e.seq)),
+                None => false,
+            });
+        }
+    }
+
+    /// Wakes operations woken from other threads.
+    fn wake_remote(&mut self) {
+        let mut ready = std::mem::take(&mut self.remote_ready);
+        self.remote.drain_wakes(&mut ready);
+        for token in ready.drain(..) {
+            self.wake(token, Event::Remote, Placement::Back);
+        }
+        self.remote_ready = ready;
+    }
+
+    /// Removes a parked task after cleaning up its operation, failing it with `error`.
+    fn kill_parked(&mut self, id: TaskId, error: Error) {
+        if let Some(task) = self.tasks.get_mut(id)
+            && let TaskState::Parked(p) = &mut task.state
+        {
+            p.busy = true;
+            let op = p.op;
+            let had_timer = p.timer.is_some();
+            let token = ParkToken { task: id, park: task.park };
+            let mut cx = OpContext { core: self, token };
+            // SAFETY: the task is parked on `op` and is dropped only after this returns.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).cleanup(&mut cx) }));
+            if had_timer {
+                self.timers.disarm();
+            }
+            if let Some(task) = self.tasks.get_mut(id) {
+                task.state = TaskState::Running;
+            }
+        }
+        self.finish_task(id, Some(error));
+    }
+
+    /// Removes a finished (or failed) task: records a failure, frees its body, wakes its
+    /// joiners, and reports an unjoined panic.
+    fn finish_task(&mut self, id: TaskId, error: Option<Error>) {
+        let Some(mut task) = self.tasks.remove(id) else { return };
+        let panic_report = match &error {
+            Some(Error::Panicked { name, message }) if task.joiners.is_empty() => {
+                Some(PanicReport { name, message: message.clone() })
+            }
+            _ => None,
+        };
+        if let Some(error) = error {
+            // SAFETY: the body is alive until `drop_future` below.
+            unsafe { task.future.as_ref() }.fail(error);
+        }
+        // SAFETY: the task left the slab, and its state is not `Parked` (callers clean up a
+        // parked operation first), so nothing points into the body any more. Dropping a
+        // coroutine's locals may panic; that must not take the scheduler down.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { task.drop_future() }));
+        for joiner in std::mem::take(&mut task.joiners) {
+            self.wake(joiner, Event::Joined, Placement::Back);
+        }
+        if let Some(report) = panic_report {
+            let hook = Rc::clone(&self.config.panic_hook);
+            let _ = catch_unwind(AssertUnwindSafe(|| hook(&report)));
+        }
+    }
+
+    /// Drops every coroutine (the scheduler is being dropped): parked operations are cleaned
+    /// up first; handles see `Error::Cancelled`.
+    fn drop_all_tasks(&mut self) {
+        for id in self.tasks.ids() {
+            let name = self.tasks.get(id).map_or("?", |t| t.name);
+            if matches!(self.tasks.get(id).map(|t| &t.state), Some(TaskState::Parked(_))) {
+                self.kill_parked(id, Error::Cancelled(name));
+            } else if let Some(t) = self.tasks.get_mut(id) {
+                t.joiners.clear();
+                self.finish_task(id, Some(Error::Cancelled(name)));
+            }
+        }
+        self.active.clear();
+    }
+}

@@ -1,0 +1,186 @@
+//! Timers: the heap of operation deadlines (timeouts and sleeps).
+//!
+//! # Implementation
+//!
+//! A binary min-heap keyed by (deadline, sequence number). Entries are never removed from the
+//! middle: when a parked operation completes before its deadline, its entry goes stale (the
+//! task no longer carries that sequence number) and is skipped when it reaches the top. The
+//! scheduler counts live timers separately, so stale entries never keep `run` alive, and it
+//! rebuilds the heap when stale entries outnumber live ones, so memory stays bounded by the
+//! live timers. A weak timeout is not touched on progress: when its entry expires, the
+//! scheduler re-arms it from the time of the last progress if there was one.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::time::Instant;
+
+use crate::task::ParkToken;
+
+/// One armed deadline.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimerEntry {
+    pub(crate) deadline: Instant,
+    pub(crate) seq: u64,
+    pub(crate) token: ParkToken,
+}
+
+impl PartialEq for TimerEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.deadline == other.deadline && self.seq == other.seq
+    }
+}
+impl Eq for TimerEntry {}
+impl PartialOrd for TimerEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for TimerEntry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
+    }
+}
+
+/// The heap of deadlines.
+#[derive(Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<TimerEntry>>,
+    next_seq: u64,
+    live: usize,
+}
+
+/// Below this many entries the heap is never rebuilt.
+const COMPACT_MIN_ENTRIES: usize = 1024;
+
+impl Timers {
+    /// Arms a deadline for `token`; returns the entry's sequence number (never 0).
+    pub(crate) fn arm(&mut self, deadline: Instant, token: ParkToken) -> u64 {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        self.heap.push(Reverse(TimerEntry { deadline, seq, token }));
+        self.live += 1;
+        seq
+    }
+
+    /// Re-arms a live timer at a later deadline (a weak timeout that saw progress). The live
+    /// count is unchanged.
+    pub(crate) fn rearm(&mut self, deadline: Instant, token: ParkToken) -> u64 {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        self.heap.push(Reverse(TimerEntry { deadline, seq, token }));
+        seq
+    }
+
+    /// A live timer ended without firing (its operation completed, or its task was dropped).
+    pub(crate) fn disarm(&mut self) {
+        debug_assert!(self.live > 0);
+        self.live = self.live.saturating_sub(1);
+    }
+
+    /// Number of live (not stale) timers.
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
+
+    /// The earliest deadline in the heap (possibly a stale entry's: waking early is harmless).
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if self.live == 0 {
+            return None;
+        }
+        self.heap.peek().map(|Reverse(e)| e.deadline)
+    }
+
+    /// Pops the earliest entry if its deadline is at or before `now`.
+    pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<TimerEntry> {
+        match self.heap.peek() {
+            Some(Reverse(e)) if e.deadline <= now => self.heap.pop().map(|Reverse(e)| e),
+            _ => None,
+        }
+    }
+
+    /// Drops every entry when no timer is live (all entries are stale).
+    pub(crate) fn clear_if_idle(&mut self) {
+        if self.live == 0 && !self.heap.is_empty() {
+            self.heap.clear();
+        }
+    }
+
+    /// True when stale entries dominate the heap and a rebuild would pay off.
+    pub(crate) fn wants_compaction(&self) -> bool {
+        self.heap.len() > COMPACT_MIN_ENTRIES && self.heap.len() > 2 * self.live
+    }
+
+    /// Keeps only the entries `is_live` accepts.
+    pub(crate) fn compact(&mut self, mut is_live: impl FnMut(&TimerEntry) -> bool) {
+        let entries = std::mem::take(&mut self.heap).into_vec();
+        self.heap = entries.into_iter().filter(|Reverse(e)| is_live(e)).collect();
+    }
+
+    /// Entries in the heap, stale ones included (for tests and `dump`).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskId;
+    use std::time::Duration;
+
+    fn token(i: u32) -> ParkToken {
+        ParkToken { task: TaskId { index: i, generation: 0 }, park: 0 }
+    }
+
+    #[test]
+    fn pops_in_deadline_order_and_at_exactly_now() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        t.arm(now + Duration::from_millis(5), token(1));
+        t.arm(now, token(2));
+        t.arm(now + Duration::from_millis(1), token(3));
+        assert_eq!(t.next_deadline(), Some(now));
+        assert_eq!(t.pop_expired(now).map(|e| e.token), Some(token(2)));
+        assert!(t.pop_expired(now).is_none());
+        let later = now + Duration::from_millis(10);
+        assert_eq!(t.pop_expired(later).map(|e| e.token), Some(token(3)));
+        assert_eq!(t.pop_expired(later).map(|e| e.token), Some(token(1)));
+    }
+
+    #[test]
+    fn equal_deadlines_fire_in_arming_order() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        for i in 0..5 {
+            t.arm(now, token(i));
+        }
+        let order: Vec<u32> =
+            std::iter::from_fn(|| t.pop_expired(now)).map(|e| e.token.task.index).collect();
+        assert_eq!(order, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn stale_entries_do_not_count_and_are_compacted() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let mut seqs = Vec::new();
+        for i in 0..3000 {
+            seqs.push(t.arm(now + Duration::from_secs(60), token(i)));
+        }
+        for _ in 0..2990 {
+            t.disarm();
+        }
+        assert_eq!(t.live(), 10);
+        assert!(t.wants_compaction());
+        let keep: std::collections::HashSet<u64> = seqs[..10].iter().copied().collect();
+        t.compact(|e| keep.contains(&e.seq));
+        assert_eq!(t.len(), 10);
+        for _ in 0..10 {
+            t.disarm();
+        }
+        assert_eq!(t.next_deadline(), None);
+        t.clear_if_idle();
+        assert_eq!(t.len(), 0);
+    }
+}

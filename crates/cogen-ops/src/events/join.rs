@@ -1,0 +1,93 @@
+//! `Join`: waits for a coroutine to finish.
+
+use std::fmt;
+
+use cogen_core::{
+    CoroutineRef, Error, Event, OpContext, OpOptions, Operation, Outcome, Placement, Priority,
+    Processed, RunStatus,
+};
+
+/// Waits for a coroutine and gives its result: its return value, or an error if it panicked
+/// ([`Error::Panicked`]), was dropped ([`Error::Cancelled`]), its result was already taken by
+/// another joiner or `take_result` ([`Error::ResultTaken`]), or the join timed out
+/// ([`Error::Timeout`]). Joining a coroutine that already finished returns at once.
+///
+/// With `Priority::Last` the joiner resumes at the back of the active queue when the target
+/// finishes; with any other priority, at the front.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cogen::prelude::*;
+/// #[coro]
+/// fn slow() -> u8 { yield_!(Sleep::new(Duration::from_millis(50))); 1 }
+/// #[coro]
+/// fn impatient(h: CoroutineRef<u8>) -> bool {
+///     matches!(yield_!(Join::new(&h).timeout(Duration::from_millis(5))), Err(Error::Timeout))
+/// }
+/// let mut sched = Scheduler::new();
+/// let target = sched.add(slow());
+/// let h = sched.add(impatient(target.clone()));
+/// sched.run()?;
+/// assert_eq!(h.take_result().transpose()?, Some(true));
+/// assert_eq!(target.take_result().transpose()?, Some(1));
+/// # Ok::<(), cogen::Error>(())
+/// ```
+pub struct Join<T> {
+    target: CoroutineRef<T>,
+    opts: OpOptions,
+}
+
+impl<T> Join<T> {
+    /// Waits for the coroutine behind `handle`.
+    pub fn new(handle: &CoroutineRef<T>) -> Self {
+        Join { target: handle.clone(), opts: OpOptions::default() }
+    }
+}
+
+impl<T> fmt::Debug for Join<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Join").field("target", &self.target.name()).finish()
+    }
+}
+
+impl<T> Operation for Join<T> {
+    type Output = Result<T, Error>;
+
+    fn options(&mut self) -> &mut OpOptions {
+        &mut self.opts
+    }
+
+    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
+        if self.target.is_finished() || !cx.join(self.target.id()) {
+            return Processed::Complete;
+        }
+        Processed::Park
+    }
+
+    fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
+        match event {
+            Event::Joined => match cx.resolve(self.opts.priority) {
+                Priority::Last => RunStatus::DoneAt(Placement::Back),
+                _ => RunStatus::DoneAt(Placement::Front),
+            },
+            _ => RunStatus::NotYet,
+        }
+    }
+
+    fn finalize(&mut self, outcome: Outcome) -> Self::Output {
+        match outcome {
+            Outcome::TimedOut => Err(Error::Timeout),
+            _ => match self.target.take_result() {
+                Some(result) => result,
+                None if self.target.is_finished() => Err(Error::ResultTaken(self.target.name())),
+                None => Err(Error::Cancelled(self.target.name())),
+            },
+        }
+    }
+
+    fn cleanup(&mut self, cx: &mut OpContext<'_>) {
+        cx.unjoin(self.target.id());
+    }
+}

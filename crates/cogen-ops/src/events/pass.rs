@@ -1,0 +1,50 @@
+//! `Pass`: a bare cooperative yield.
+
+use cogen_core::{OpContext, OpOptions, Operation, Outcome, Placement, Processed};
+
+/// Gives up the CPU: the coroutine goes to the back of the active queue (the front with
+/// `Priority::Op` or `First`) and continues when its turn comes. The original's bare `yield`.
+///
+/// # Examples
+///
+/// ```
+/// use cogen::prelude::*;
+/// #[coro]
+/// fn polite() -> u32 { yield_!(Pass::new()); 1 }
+/// let mut sched = Scheduler::new();
+/// let h = sched.add(polite());
+/// sched.run()?;
+/// assert_eq!(h.take_result().transpose()?, Some(1));
+/// # Ok::<(), cogen::Error>(())
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Pass {
+    opts: OpOptions,
+}
+
+impl Pass {
+    /// A cooperative yield.
+    pub fn new() -> Self {
+        Pass::default()
+    }
+}
+
+impl Operation for Pass {
+    type Output = ();
+
+    fn options(&mut self) -> &mut OpOptions {
+        &mut self.opts
+    }
+
+    #[inline]
+    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
+        let placement = if cx.resolve(self.opts.priority).favours_affected() {
+            Placement::Front
+        } else {
+            Placement::Back
+        };
+        Processed::Yield(placement)
+    }
+
+    fn finalize(&mut self, _: Outcome) {}
+}
