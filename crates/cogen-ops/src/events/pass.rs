@@ -2,8 +2,8 @@
 
 use cogen_core::{OpContext, OpOptions, Operation, Outcome, Placement, Processed};
 
-/// Gives up the CPU: the coroutine goes to the back of the active queue (the front with
-/// `Priority::Op` or `First`) and continues when its turn comes. The original's bare `yield`.
+/// Gives up the CPU: the coroutine goes to the back of the active queue, whatever its
+/// priority, and continues when its turn comes. The original's bare `yield`.
 ///
 /// # Examples
 ///
@@ -37,13 +37,9 @@ impl Operation for Pass {
     }
 
     #[inline]
-    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        let placement = if cx.resolve(self.opts.priority).favours_affected() {
-            Placement::Front
-        } else {
-            Placement::Back
-        };
-        Processed::Yield(placement)
+    fn process(&mut self, _cx: &mut OpContext<'_>) -> Processed {
+        // Never the front: that would run this coroutine again before anyone else.
+        Processed::Yield(Placement::Back)
     }
 
     fn finalize(&mut self, _: Outcome) {}
