@@ -1,6 +1,6 @@
 //! The `#[cogen::coroutine]` attribute (also `#[coro]` from `cogen::prelude`). This file only
-//! dispatches: [`args`] parses the attribute's arguments, [`validate`] checks the item, and
-//! [`expand`] writes the coroutine constructor.
+//! dispatches: `args` parses the attribute's arguments, `validate` checks the item, and
+//! `expand` writes the coroutine constructor.
 //!
 //! Use it through the `cogen` crate; see its documentation for examples.
 #![forbid(unsafe_code)]
