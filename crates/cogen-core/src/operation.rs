@@ -6,7 +6,7 @@
 //! 1. The coroutine yields it (`yield_!(op)`). The scheduler calls [`Operation::process`]:
 //!    the operation completes now ([`Processed::Complete`]), gives up the CPU but is done
 //!    ([`Processed::Yield`]), or parks the coroutine ([`Processed::Park`]) after registering a
-//!    [`ParkToken`] somewhere: in the reactor, the signal table, a join list, a queue of its own.
+//!    [`ParkToken`](crate::ParkToken) somewhere: in the reactor, the signal table, a join list, a queue of its own.
 //! 2. Whoever holds the token wakes it through [`OpContext::wake`], which calls
 //!    [`Operation::run`]: done, not yet, or "made progress" (which pushes back a weak timeout).
 //! 3. If its deadline passes first, the scheduler calls [`Operation::cleanup`], which must
@@ -38,7 +38,7 @@ pub enum Processed {
     /// The operation is complete, but the coroutine gives up the CPU: it is put at the given
     /// end of the active queue.
     Yield(Placement),
-    /// The operation registered the coroutine's [`ParkToken`] somewhere and waits to be woken
+    /// The operation registered the coroutine's [`ParkToken`](crate::ParkToken) somewhere and waits to be woken
     /// through [`OpContext::wake`], or to time out.
     Park,
 }
