@@ -1,11 +1,13 @@
-//! I/O registrations: the only code that touches `polling`'s unsafe registration contract.
+//! I/O registrations: the only code that relies on the rule that a descriptor leaves the
+//! poller before it is closed.
 
 use std::fmt;
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::RawFd;
 use std::rc::Rc;
 
-use polling::{Event, PollMode};
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
 
 use crate::context::OpContext;
 use crate::reactor::{Direction, Readiness, ReactorShared};
@@ -18,8 +20,8 @@ use crate::task::ParkToken;
 /// # Invariant
 ///
 /// `fd` is open from `new` until this registration is dropped (the owner of the descriptor
-/// drops the registration first), so `polling`'s rule that a source be deleted before it is
-/// closed holds.
+/// drops the registration first). Were it closed first, its number could be reused by another
+/// descriptor, and our `Drop` would remove *that* one from the poller.
 ///
 /// # Examples
 ///
@@ -53,9 +55,11 @@ impl IoRegistration {
     pub unsafe fn new(cx: &OpContext<'_>, fd: RawFd) -> io::Result<Self> {
         let reactor = Rc::clone(&cx.core.reactor.shared);
         let key = reactor.sources.borrow_mut().insert();
-        // SAFETY: the caller keeps `fd` open until this registration is dropped, and our Drop
-        // deletes it from the poller.
-        let added = unsafe { reactor.poller.add_with_mode(fd, Event::all(key), PollMode::Edge) };
+        let added = reactor.poll.borrow().registry().register(
+            &mut SourceFd(&fd),
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        );
         if let Err(e) = added {
             reactor.sources.borrow_mut().remove(key);
             return Err(e);
@@ -134,11 +138,9 @@ impl IoRegistration {
 
 impl Drop for IoRegistration {
     fn drop(&mut self) {
-        // SAFETY: per the type's invariant, `fd` is still open here.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
-        // Deleting can only fail if the fd was closed early (a broken invariant) or the
-        // poller is gone; there is nothing useful to do about either in a destructor.
-        let _ = self.reactor.poller.delete(fd);
+        // Per the type's invariant `fd` is still open, so this removes our descriptor and no
+        // other. It can only fail if that invariant was broken; a destructor cannot report it.
+        let _ = self.reactor.poll.borrow().registry().deregister(&mut SourceFd(&self.fd));
         if let Some(src) = self.reactor.sources.borrow_mut().remove(self.key) {
             let parked = usize::from(src.reader.is_some()) + usize::from(src.writer.is_some());
             self.reactor.waiting.set(self.reactor.waiting.get().saturating_sub(parked));

@@ -4,13 +4,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use polling::Poller;
+use mio::Waker;
 
 use crate::task::ParkToken;
 
 /// State shared between a scheduler and its remote handles.
 pub(crate) struct RemoteShared {
-    pub(crate) poller: Arc<Poller>,
+    waker: Arc<Waker>,
     stop: AtomicBool,
     has_wakes: AtomicBool,
     wakes: Mutex<Vec<ParkToken>>,
@@ -19,9 +19,9 @@ pub(crate) struct RemoteShared {
 }
 
 impl RemoteShared {
-    pub(crate) fn new(poller: Arc<Poller>) -> Self {
+    pub(crate) fn new(waker: Arc<Waker>) -> Self {
         RemoteShared {
-            poller,
+            waker,
             stop: AtomicBool::new(false),
             has_wakes: AtomicBool::new(false),
             wakes: Mutex::new(Vec::new()),
@@ -40,7 +40,7 @@ impl RemoteShared {
     fn notify(&self) {
         // Failing to notify leaves the scheduler to notice at its next wake-up (it waits at
         // most `reactor_resolution`); there is nobody to report the error to.
-        let _ = self.poller.notify();
+        let _ = self.waker.wake();
     }
 
     /// Takes the pending wakes into `out` (the scheduler thread only).

@@ -164,7 +164,7 @@ impl Scheduler {
 
     pub(crate) fn with_config(config: Config) -> Result<Self, Error> {
         let reactor = Reactor::new()?;
-        let remote = Arc::new(RemoteShared::new(Arc::clone(reactor.poller())));
+        let remote = Arc::new(RemoteShared::new(Arc::clone(reactor.waker())));
         Ok(Scheduler {
             core: Core {
                 tasks: TaskSlab::default(),
