@@ -46,7 +46,10 @@ impl Default for Config {
             ops_greedy: false,
             default_buffer_size: DEFAULT_BUFFER_SIZE,
             panic_hook: Rc::new(|r: &PanicReport| {
-                eprintln!("cogen: coroutine `{}` panicked: {} (nobody joined it)", r.name, r.message)
+                eprintln!(
+                    "cogen: coroutine `{}` panicked: {} (nobody joined it)",
+                    r.name, r.message
+                )
             }),
         }
     }

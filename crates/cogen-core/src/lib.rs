@@ -47,7 +47,9 @@ mod signal;
 mod task;
 mod timer;
 
-pub use builder::{DEFAULT_BUFFER_SIZE, DEFAULT_REACTOR_RESOLUTION, PanicHook, PanicReport, SchedulerBuilder};
+pub use builder::{
+    DEFAULT_BUFFER_SIZE, DEFAULT_REACTOR_RESOLUTION, PanicHook, PanicReport, SchedulerBuilder,
+};
 pub use context::{OpContext, Wake};
 pub use coroutine::{Coroutine, IntoYield, YieldPoint};
 pub use dump::{CoroutineInfo, CoroutineState, Dump};

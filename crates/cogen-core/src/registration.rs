@@ -10,7 +10,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
 use crate::context::OpContext;
-use crate::reactor::{Direction, Readiness, ReactorShared};
+use crate::reactor::{Direction, ReactorShared, Readiness};
 use crate::task::ParkToken;
 
 /// A file descriptor registered with a scheduler's reactor, edge-triggered, for reading and

@@ -483,13 +483,15 @@ impl Core {
         let mut cx = OpContext { core: self, token };
         // SAFETY: `op` was deposited by the poll that just returned (see `YieldSlot`), and the
         // coroutine is not polled or dropped before we are done with it.
-        let processed = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).process(&mut cx) }));
+        let processed =
+            catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).process(&mut cx) }));
         let processed = match processed {
             Ok(p) => p,
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
                 // SAFETY: as above.
-                let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).cleanup(&mut cx) }));
+                let _ =
+                    catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).cleanup(&mut cx) }));
                 let name = self.tasks.get(id).map_or("?", |t| t.name);
                 self.finish_task(id, Some(Error::Panicked { name, message }));
                 return false;
@@ -538,7 +540,12 @@ impl Core {
     }
 
     /// Calls a parked operation's `run`; queues its coroutine if it completes.
-    pub(crate) fn wake(&mut self, token: ParkToken, event: Event<'_>, placement: Placement) -> Wake {
+    pub(crate) fn wake(
+        &mut self,
+        token: ParkToken,
+        event: Event<'_>,
+        placement: Placement,
+    ) -> Wake {
         let Some(task) = self.tasks.get_mut(token.task) else { return Wake::Stale };
         if task.park != token.park {
             return Wake::Stale;
@@ -552,7 +559,8 @@ impl Core {
         let mut cx = OpContext { core: self, token };
         // SAFETY: the task is parked on `op` (checked above), so the pointer is valid; `busy`
         // keeps any nested wake from reaching the same operation while we hold `&mut` to it.
-        let status = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).run(&mut cx, event) }));
+        let status =
+            catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).run(&mut cx, event) }));
         let Some(task) = self.tasks.get_mut(token.task) else { return Wake::Stale };
         let TaskState::Parked(parked) = &mut task.state else { return Wake::Stale };
         parked.busy = false;

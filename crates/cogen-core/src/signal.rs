@@ -112,7 +112,10 @@ impl fmt::Debug for SignalTable {
         for (name, &i) in &self.ids {
             let e = &self.entries[i as usize];
             if !e.is_idle() {
-                m.entry(name, &format_args!("{} waiting, {} held", e.waiters.len(), e.pending.len()));
+                m.entry(
+                    name,
+                    &format_args!("{} waiting, {} held", e.waiters.len(), e.pending.len()),
+                );
             }
         }
         m.finish()
@@ -229,11 +232,7 @@ impl SignalTable {
     pub fn take_ready_pending(&mut self, id: SignalId) -> Option<PendingSignal> {
         let entry = self.entry(id);
         let first = *entry.pending.front()?;
-        if entry.waiters.len() >= first.recipients {
-            entry.pending.pop_front()
-        } else {
-            None
-        }
+        if entry.waiters.len() >= first.recipients { entry.pending.pop_front() } else { None }
     }
 
     /// Number of names with waiters or held signals.

@@ -215,7 +215,9 @@ impl TaskSlab {
     #[inline]
     pub(crate) fn get(&self, id: TaskId) -> Option<&Task> {
         match self.entries.get(id.index as usize) {
-            Some(Entry::Occupied { generation, task }) if *generation == id.generation => Some(task),
+            Some(Entry::Occupied { generation, task }) if *generation == id.generation => {
+                Some(task)
+            }
             _ => None,
         }
     }
@@ -223,7 +225,9 @@ impl TaskSlab {
     #[inline]
     pub(crate) fn get_mut(&mut self, id: TaskId) -> Option<&mut Task> {
         match self.entries.get_mut(id.index as usize) {
-            Some(Entry::Occupied { generation, task }) if *generation == id.generation => Some(task),
+            Some(Entry::Occupied { generation, task }) if *generation == id.generation => {
+                Some(task)
+            }
             _ => None,
         }
     }
@@ -261,7 +265,6 @@ impl TaskSlab {
             .collect()
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -39,7 +39,8 @@ fn rewrite(tokens: TokenStream, krate: &syn::Path) -> syn::Result<TokenStream> {
     while let Some(tt) = iter.next() {
         match tt {
             TokenTree::Ident(ident) if ident == "yield_" => {
-                let is_bang = matches!(iter.peek(), Some(TokenTree::Punct(p)) if p.as_char() == '!');
+                let is_bang =
+                    matches!(iter.peek(), Some(TokenTree::Punct(p)) if p.as_char() == '!');
                 if !is_bang {
                     out.push(TokenTree::Ident(ident));
                     continue;

@@ -27,7 +27,10 @@ pub(crate) fn function(item: TokenStream) -> syn::Result<syn::ItemFn> {
         ));
     }
     if let Some(v) = &sig.variadic {
-        return Err(syn::Error::new_spanned(v, "a #[cogen::coroutine] function cannot be variadic"));
+        return Err(syn::Error::new_spanned(
+            v,
+            "a #[cogen::coroutine] function cannot be variadic",
+        ));
     }
     Ok(f)
 }

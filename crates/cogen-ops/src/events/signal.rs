@@ -57,7 +57,14 @@ where
 {
     /// A signal on `name` carrying `value`.
     pub fn new(name: N, value: V) -> Self {
-        Signal { name: Some(name), id: None, value, recipients: 0, woken: 0, opts: OpOptions::default() }
+        Signal {
+            name: Some(name),
+            id: None,
+            value,
+            recipients: 0,
+            woken: 0,
+            opts: OpOptions::default(),
+        }
     }
 
     /// Holds the signaller until at least `n` coroutines wait on the name.
@@ -88,7 +95,11 @@ where
     }
 
     fn own_placement(&self, cx: &OpContext<'_>) -> Placement {
-        if cx.resolve(self.opts.priority).favours_issuer() { Placement::Front } else { Placement::Back }
+        if cx.resolve(self.opts.priority).favours_issuer() {
+            Placement::Front
+        } else {
+            Placement::Back
+        }
     }
 }
 
