@@ -29,6 +29,7 @@ pub const DEFAULT_BUFFER_SIZE: usize = 8192;
 pub(crate) struct Config {
     pub(crate) default_priority: Priority,
     pub(crate) default_timeout: Option<Duration>,
+    pub(crate) socket_timeout: Option<Duration>,
     pub(crate) reactor_resolution: Duration,
     pub(crate) reactor_greedy: bool,
     pub(crate) ops_greedy: bool,
@@ -41,6 +42,7 @@ impl Default for Config {
         Config {
             default_priority: Priority::Last,
             default_timeout: None,
+            socket_timeout: None,
             reactor_resolution: DEFAULT_REACTOR_RESOLUTION,
             reactor_greedy: true,
             ops_greedy: false,
@@ -82,6 +84,7 @@ impl fmt::Debug for SchedulerBuilder {
         f.debug_struct("SchedulerBuilder")
             .field("default_priority", &c.default_priority)
             .field("default_timeout", &c.default_timeout)
+            .field("socket_timeout", &c.socket_timeout)
             .field("reactor_resolution", &c.reactor_resolution)
             .field("reactor_greedy", &c.reactor_greedy)
             .field("ops_greedy", &c.ops_greedy)
@@ -101,6 +104,14 @@ impl SchedulerBuilder {
     /// duration; use `.no_timeout()` on an operation to opt out). Default: none.
     pub fn default_timeout(mut self, timeout: Duration) -> Self {
         self.config.default_timeout = Some(timeout);
+        self
+    }
+
+    /// A timeout for every socket operation that has none of its own; it takes precedence
+    /// over `default_timeout` for sockets (the original's socket default timeout). Default:
+    /// none.
+    pub fn socket_timeout(mut self, timeout: Duration) -> Self {
+        self.config.socket_timeout = Some(timeout);
         self
     }
 

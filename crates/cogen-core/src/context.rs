@@ -83,6 +83,20 @@ impl<'a> OpContext<'a> {
         self.core.config.default_buffer_size
     }
 
+    /// The builder's `socket_timeout`, for socket operations without a timeout of their own.
+    #[inline]
+    pub fn socket_timeout(&self) -> Option<std::time::Duration> {
+        self.core.config.socket_timeout
+    }
+
+    /// Asks for a wake-up of the current wait at `deadline`: the operation's `run` gets
+    /// [`Event::Timer`] then (unless it completed before). One per wait: a later call
+    /// replaces an earlier one. Unlike a timeout, it does not end the wait by itself; an
+    /// accept loop uses it to back off when the process is out of file descriptors.
+    pub fn wake_at(&mut self, deadline: Instant) {
+        self.core.wake_at(self.token, deadline);
+    }
+
     /// The signal table.
     #[inline]
     pub fn signals(&mut self) -> &mut SignalTable {

@@ -109,6 +109,8 @@ pub enum Event<'a> {
     /// A nudge with no payload: re-check your condition
     /// (see [`OpContext::poke_after_park`]).
     Poke,
+    /// The instant asked for with [`OpContext::wake_at`] has come.
+    Timer,
     /// Anything else: a user-defined wake-up carrying any value (queues use this).
     Custom(&'a mut dyn Any),
 }
@@ -123,6 +125,7 @@ impl fmt::Debug for Event<'_> {
             Event::Joined => f.write_str("Joined"),
             Event::Remote => f.write_str("Remote"),
             Event::Poke => f.write_str("Poke"),
+            Event::Timer => f.write_str("Timer"),
             Event::Custom(_) => f.write_str("Custom(..)"),
         }
     }

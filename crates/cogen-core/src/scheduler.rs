@@ -43,7 +43,7 @@ use crate::reactor::{Reactor, Readiness};
 use crate::remote::{Remote, RemoteShared};
 use crate::signal::SignalTable;
 use crate::task::{ArmedTimer, ParkToken, Parked, Spawned, Task, TaskId, TaskSlab, TaskState};
-use crate::timer::Timers;
+use crate::timer::{TimerKind, Timers};
 
 /// How many operations may complete in a row, resuming one coroutine in place, before it is
 /// sent to the back of the queue so that others get a turn.
@@ -86,6 +86,8 @@ pub(crate) struct Core {
     pub(crate) now: Instant,
     /// Pokes to deliver once the current coroutine is parked.
     pub(crate) deferred_pokes: Vec<ParkToken>,
+    /// A `wake_at` asked for while the current operation is processed (armed if it parks).
+    deferred_wake_at: Option<Instant>,
     /// Scratch lists reused across passes.
     io_ready: Vec<(ParkToken, Readiness)>,
     remote_ready: Vec<ParkToken>,
@@ -176,6 +178,7 @@ impl Scheduler {
                 config,
                 now: Instant::now(),
                 deferred_pokes: Vec::new(),
+                deferred_wake_at: None,
                 io_ready: Vec::new(),
                 remote_ready: Vec::new(),
             },
@@ -479,6 +482,7 @@ impl Core {
     fn process_op(&mut self, id: TaskId, op: OpPtr) -> bool {
         let Some(task) = self.tasks.get_mut(id) else { return false };
         task.park = task.park.wrapping_add(1);
+        self.deferred_wake_at = None;
         let token = ParkToken { task: id, park: task.park };
         let mut cx = OpContext { core: self, token };
         // SAFETY: `op` was deposited by the poll that just returned (see `YieldSlot`), and the
@@ -521,12 +525,17 @@ impl Core {
                     }
                 };
                 let timer = timeout.map(|(from, delta)| ArmedTimer {
-                    seq: self.timers.arm(from + delta, token),
+                    seq: self.timers.arm(from + delta, token, TimerKind::Timeout),
                     weak_delta: options.weak.then_some(delta),
                     last_progress: None,
                 });
+                let wake_at = self
+                    .deferred_wake_at
+                    .take()
+                    .map(|at| self.timers.arm(at, token, TimerKind::Wake));
                 let Some(task) = self.tasks.get_mut(id) else { return false };
-                task.state = TaskState::Parked(Parked { op, since: self.now, timer, busy: false });
+                task.state =
+                    TaskState::Parked(Parked { op, since: self.now, timer, wake_at, busy: false });
                 self.deliver_pokes();
                 false
             }
@@ -589,13 +598,34 @@ impl Core {
         }
     }
 
-    /// Ends a park: disarms its timer and queues the coroutine with `outcome`.
+    /// Arms (or re-arms) the wake-up a parked or processing operation asked for.
+    pub(crate) fn wake_at(&mut self, token: ParkToken, deadline: Instant) {
+        let Some(task) = self.tasks.get_mut(token.task) else { return };
+        if task.park != token.park {
+            return;
+        }
+        match &mut task.state {
+            TaskState::Running => self.deferred_wake_at = Some(deadline),
+            TaskState::Parked(p) => {
+                if p.wake_at.is_some() {
+                    self.timers.disarm();
+                }
+                p.wake_at = Some(self.timers.arm(deadline, token, TimerKind::Wake));
+            }
+            TaskState::Queued(_) => {}
+        }
+    }
+
+    /// Ends a park: disarms its timers and queues the coroutine with `outcome`.
     fn complete_park(&mut self, id: TaskId, outcome: Outcome, placement: Placement) {
         let Some(task) = self.tasks.get_mut(id) else { return };
-        if let TaskState::Parked(p) = &task.state
-            && p.timer.is_some()
-        {
-            self.timers.disarm();
+        if let TaskState::Parked(p) = &task.state {
+            if p.timer.is_some() {
+                self.timers.disarm();
+            }
+            if p.wake_at.is_some() {
+                self.timers.disarm();
+            }
         }
         task.state = TaskState::Queued(outcome);
         self.push(id, placement);
@@ -611,6 +641,14 @@ impl Core {
                 continue;
             }
             let TaskState::Parked(parked) = &mut task.state else { continue };
+            if entry.kind == TimerKind::Wake {
+                if parked.wake_at == Some(entry.seq) && !parked.busy {
+                    parked.wake_at = None;
+                    self.timers.disarm();
+                    self.wake(token, Event::Timer, Placement::Back);
+                }
+                continue;
+            }
             let Some(timer) = &mut parked.timer else { continue };
             if timer.seq != entry.seq || parked.busy {
                 continue;
@@ -638,8 +676,11 @@ impl Core {
             let tasks = &self.tasks;
             self.timers.compact(|e| match tasks.get(e.token.task) {
                 Some(t) => matches!(&t.state,
-                    TaskState::Parked(p) if t.park == e.token.park
-                        && p.timer.is_some_and(|tm| tm.seq == e.seq)),
+                TaskState::Parked(p) if t.park == e.token.park
+                    && match e.kind {
+                        TimerKind::Timeout => p.timer.is_some_and(|tm| tm.seq == e.seq),
+                        TimerKind::Wake => p.wake_at == Some(e.seq),
+                    }),
                 None => false,
             });
         }
@@ -662,12 +703,12 @@ impl Core {
         {
             p.busy = true;
             let op = p.op;
-            let had_timer = p.timer.is_some();
+            let timers_armed = usize::from(p.timer.is_some()) + usize::from(p.wake_at.is_some());
             let token = ParkToken { task: id, park: task.park };
             let mut cx = OpContext { core: self, token };
             // SAFETY: the task is parked on `op` and is dropped only after this returns.
             let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).cleanup(&mut cx) }));
-            if had_timer {
+            for _ in 0..timers_armed {
                 self.timers.disarm();
             }
             if let Some(task) = self.tasks.get_mut(id) {

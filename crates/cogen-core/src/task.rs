@@ -125,6 +125,8 @@ pub(crate) struct Parked {
     pub(crate) since: Instant,
     /// The armed timer, if the operation has a timeout.
     pub(crate) timer: Option<ArmedTimer>,
+    /// The sequence number of the wake-up the operation asked for with `wake_at`, if armed.
+    pub(crate) wake_at: Option<u64>,
     /// True while the operation's `run` or `cleanup` executes: a nested wake of the same
     /// operation is refused (it would alias the `&mut` already handed out).
     pub(crate) busy: bool,

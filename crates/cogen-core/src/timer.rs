@@ -16,12 +16,22 @@ use std::time::Instant;
 
 use crate::task::ParkToken;
 
+/// What an expired entry does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimerKind {
+    /// The operation's timeout: clean it up and resume with `Outcome::TimedOut`.
+    Timeout,
+    /// A wake-up the operation asked for (`OpContext::wake_at`): call its `run`.
+    Wake,
+}
+
 /// One armed deadline.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TimerEntry {
     pub(crate) deadline: Instant,
     pub(crate) seq: u64,
     pub(crate) token: ParkToken,
+    pub(crate) kind: TimerKind,
 }
 
 impl PartialEq for TimerEntry {
@@ -54,10 +64,10 @@ const COMPACT_MIN_ENTRIES: usize = 1024;
 
 impl Timers {
     /// Arms a deadline for `token`; returns the entry's sequence number (never 0).
-    pub(crate) fn arm(&mut self, deadline: Instant, token: ParkToken) -> u64 {
+    pub(crate) fn arm(&mut self, deadline: Instant, token: ParkToken, kind: TimerKind) -> u64 {
         self.next_seq += 1;
         let seq = self.next_seq;
-        self.heap.push(Reverse(TimerEntry { deadline, seq, token }));
+        self.heap.push(Reverse(TimerEntry { deadline, seq, token, kind }));
         self.live += 1;
         seq
     }
@@ -67,7 +77,7 @@ impl Timers {
     pub(crate) fn rearm(&mut self, deadline: Instant, token: ParkToken) -> u64 {
         self.next_seq += 1;
         let seq = self.next_seq;
-        self.heap.push(Reverse(TimerEntry { deadline, seq, token }));
+        self.heap.push(Reverse(TimerEntry { deadline, seq, token, kind: TimerKind::Timeout }));
         seq
     }
 
@@ -137,9 +147,9 @@ mod tests {
     fn pops_in_deadline_order_and_at_exactly_now() {
         let mut t = Timers::default();
         let now = Instant::now();
-        t.arm(now + Duration::from_millis(5), token(1));
-        t.arm(now, token(2));
-        t.arm(now + Duration::from_millis(1), token(3));
+        t.arm(now + Duration::from_millis(5), token(1), TimerKind::Timeout);
+        t.arm(now, token(2), TimerKind::Timeout);
+        t.arm(now + Duration::from_millis(1), token(3), TimerKind::Timeout);
         assert_eq!(t.next_deadline(), Some(now));
         assert_eq!(t.pop_expired(now).map(|e| e.token), Some(token(2)));
         assert!(t.pop_expired(now).is_none());
@@ -153,7 +163,7 @@ mod tests {
         let mut t = Timers::default();
         let now = Instant::now();
         for i in 0..5 {
-            t.arm(now, token(i));
+            t.arm(now, token(i), TimerKind::Wake);
         }
         let order: Vec<u32> =
             std::iter::from_fn(|| t.pop_expired(now)).map(|e| e.token.task.index).collect();
@@ -166,7 +176,7 @@ mod tests {
         let now = Instant::now();
         let mut seqs = Vec::new();
         for i in 0..3000 {
-            seqs.push(t.arm(now + Duration::from_secs(60), token(i)));
+            seqs.push(t.arm(now + Duration::from_secs(60), token(i), TimerKind::Timeout));
         }
         for _ in 0..2990 {
             t.disarm();
