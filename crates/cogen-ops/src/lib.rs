@@ -2,9 +2,10 @@
 //! yields with `yield_!`.
 //!
 //! - [`events`]: [`Sleep`], [`Signal`], [`WaitForSignal`], [`Spawn`], [`Join`], [`Pass`].
+//! - [`net`]: TCP, UDP and Unix sockets.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
 
 pub mod events;
+pub mod net;
 
 pub use events::{Join, Pass, Signal, Sleep, Spawn, WaitForSignal};

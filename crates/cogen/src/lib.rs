@@ -56,7 +56,7 @@ pub use cogen_core::{
     RemoteWaker, RunStatus, Scheduler, SchedulerBuilder, TaskId, Timeout, coroutine_local, yield_,
 };
 pub use cogen_macros::coroutine;
-pub use cogen_ops::events;
+pub use cogen_ops::{events, net};
 
 /// Everything a coroutine usually needs.
 ///

@@ -1,0 +1,42 @@
+//! Sockets: TCP, UDP and Unix domain sockets whose every wait is an operation.
+//!
+//! Each socket is non-blocking and registered with the scheduler that first drives it
+//! (edge-triggered, once). An operation tries its system call while the cached readiness says
+//! it may succeed and parks otherwise; there is no `epoll_ctl` per event and no read tried
+//! that is known to fail.
+//!
+//! # Errors
+//!
+//! Operations yield `std::io::Result`, with the conventional kinds. The original cogen's
+//! exceptions map as follows:
+//!
+//! | original | here |
+//! |---|---|
+//! | `ConnectionClosed` on an empty `recv` | an empty `read` / `read_line`, or `UnexpectedEof` from `read_exact` |
+//! | `ConnectionClosed` on `EPIPE` or hang-up | `BrokenPipe` / `ConnectionReset` from the write |
+//! | `SocketError(errno)` | the `io::Error` of that errno (`ConnectionRefused`, ...) |
+//! | `OperationTimeout` | `TimedOut` |
+//!
+//! A timeout comes from the operation (`.timeout(d)`), else the scheduler's `socket_timeout`,
+//! else its `default_timeout`. Timeouts are weak by default: partial progress extends them.
+//! After a timeout the socket stays usable: nothing was registered, and a `read_exact` that
+//! timed out gives its bytes back to the stream's buffer.
+//!
+//! Host names are not resolved here (that could block the scheduler): connect to a
+//! `SocketAddr`, resolving names beforehand, on a helper thread if need be.
+
+mod buffer;
+pub mod kinds;
+mod source;
+pub mod stream;
+mod tcp;
+mod udp;
+#[cfg(unix)]
+mod unix;
+
+pub use source::IoOp;
+pub use stream::Connect;
+pub use tcp::{Accept, DEFAULT_BACKLOG, TcpListener, TcpListenerBuilder, TcpStream};
+pub use udp::{Recv, RecvFrom, Send, SendTo, UdpSocket};
+#[cfg(unix)]
+pub use unix::{UnixAccept, UnixListener, UnixStream};

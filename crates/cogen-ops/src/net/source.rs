@@ -1,0 +1,248 @@
+//! I/O sources and the generic readiness-driven operation every socket operation is made of.
+//!
+//! A [`Source`] is a non-blocking socket, its reactor registration (made on first use, in the
+//! scheduler that first drives it) and its read buffer. An [`IoOp`] tries its I/O while the
+//! cached readiness says it may succeed (or always, with `ops_greedy`), and parks on the
+//! registration when the OS answers `WouldBlock`; the reactor's next edge wakes it. Partial
+//! progress (some bytes of a `write_all`) is reported so weak timeouts extend.
+
+use std::cell::{OnceCell, RefCell};
+use std::fmt;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use cogen_core::{
+    Direction, Event, IoRegistration, OpContext, OpOptions, Operation, Outcome, Placement,
+    Processed, RunStatus, Timeout,
+};
+use socket2::Socket;
+
+use super::buffer::ReadBuffer;
+
+/// A non-blocking socket with its registration and read buffer.
+#[doc(hidden)]
+pub struct Source {
+    /// Declared first: dropped (deregistered) before the socket is closed.
+    reg: OnceCell<IoRegistration>,
+    pub(crate) sock: Socket,
+    pub(crate) rbuf: RefCell<ReadBuffer>,
+}
+
+impl Source {
+    pub(crate) fn new(sock: Socket) -> io::Result<Self> {
+        sock.set_nonblocking(true)?;
+        Ok(Source { reg: OnceCell::new(), sock, rbuf: RefCell::new(ReadBuffer::default()) })
+    }
+
+    /// The registration with `cx`'s scheduler, made on first use.
+    ///
+    /// # Errors
+    ///
+    /// The registration error, or `InvalidInput` if the socket was first used by another
+    /// scheduler (a socket belongs to the scheduler that first drove it).
+    pub(crate) fn registration(&self, cx: &OpContext<'_>) -> io::Result<&IoRegistration> {
+        if let Some(r) = self.reg.get() {
+            if r.belongs_to(cx) {
+                return Ok(r);
+            }
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "this socket is registered with another scheduler",
+            ));
+        }
+        // SAFETY: `reg` is dropped before `sock` (field order), so the descriptor stays open
+        // for the registration's whole life.
+        let r = unsafe { IoRegistration::new(cx, self.sock.as_raw_fd())? };
+        Ok(self.reg.get_or_init(|| r))
+    }
+
+    pub(crate) fn registered(&self) -> Option<&IoRegistration> {
+        self.reg.get()
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source").field("fd", &self.sock.as_raw_fd()).finish_non_exhaustive()
+    }
+}
+
+/// What one try of an I/O operation gave.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Attempt<T> {
+    /// Finished, with this result.
+    Done(io::Result<T>),
+    /// The OS said `WouldBlock`; `progressed` if some bytes moved before it did.
+    Blocked {
+        /// Some bytes moved during this try.
+        progressed: bool,
+    },
+    /// A transient resource shortage (out of file descriptors): try again after this long.
+    Backoff(Duration),
+}
+
+/// One kind of socket I/O, driven by [`IoOp`]. Implemented by the types in `kinds`.
+#[doc(hidden)]
+pub trait IoKind: fmt::Debug {
+    /// What the operation gives on success.
+    type Output;
+    /// Which readiness it waits for.
+    fn direction(&self) -> Direction;
+    /// Tries the I/O once (it may loop internally until `WouldBlock`).
+    fn attempt(&mut self, src: &Source) -> Attempt<Self::Output>;
+    /// Gives back partial work when the operation times out or is cancelled (bytes already
+    /// read go back to the stream's buffer, so nothing is lost).
+    fn abandon(&mut self, src: &Source) {
+        let _ = src;
+    }
+}
+
+/// A socket operation: yields `io::Result<K::Output>`. A timeout gives
+/// `io::ErrorKind::TimedOut`.
+///
+/// Its timeout is the operation's own, else the scheduler's `socket_timeout`, else its
+/// `default_timeout`. Timeouts are weak by default: each partial transfer pushes them back.
+pub struct IoOp<'a, K: IoKind> {
+    src: &'a Source,
+    kind: K,
+    result: Option<io::Result<K::Output>>,
+    opts: OpOptions,
+}
+
+impl<'a, K: IoKind> IoOp<'a, K> {
+    pub(crate) fn new(src: &'a Source, kind: K) -> Self {
+        IoOp { src, kind, result: None, opts: OpOptions::default() }
+    }
+
+    /// Tries once; on `WouldBlock` parks on the registration. Returns true when finished.
+    fn step(&mut self, cx: &mut OpContext<'_>) -> Step {
+        let dir = self.kind.direction();
+        match self.kind.attempt(self.src) {
+            Attempt::Done(r) => {
+                self.result = Some(r);
+                Step::Finished
+            }
+            Attempt::Blocked { progressed } => match self.src.registered() {
+                Some(reg) => {
+                    reg.clear_ready(dir);
+                    if reg.park(dir, cx.park_token()) {
+                        Step::Waiting { progressed }
+                    } else {
+                        self.result = Some(Err(busy(dir)));
+                        Step::Finished
+                    }
+                }
+                None => {
+                    self.result = Some(Err(io::Error::other("socket not registered")));
+                    Step::Finished
+                }
+            },
+            Attempt::Backoff(after) => {
+                cx.wake_at(Instant::now() + after);
+                Step::Waiting { progressed: false }
+            }
+        }
+    }
+}
+
+enum Step {
+    Finished,
+    Waiting { progressed: bool },
+}
+
+pub(crate) fn busy(dir: Direction) -> io::Error {
+    let what = match dir {
+        Direction::Read => "reading from",
+        Direction::Write => "writing to",
+    };
+    io::Error::new(
+        io::ErrorKind::ResourceBusy,
+        format!("another coroutine is already {what} this socket"),
+    )
+}
+
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "socket operation timed out")
+}
+
+/// Applies the scheduler's socket timeout to an operation without its own.
+pub(crate) fn inherit_socket_timeout(opts: &mut OpOptions, cx: &OpContext<'_>) {
+    if opts.timeout == Timeout::Inherit
+        && let Some(t) = cx.socket_timeout()
+    {
+        opts.timeout = Timeout::After(t);
+    }
+}
+
+/// Where a completed socket operation's coroutine resumes: the front with `Op` or `First`.
+pub(crate) fn completion(cx: &OpContext<'_>, opts: &OpOptions) -> Placement {
+    cx.resolve(opts.priority).affected_placement()
+}
+
+impl<K: IoKind> fmt::Debug for IoOp<'_, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoOp").field("op", &self.kind).field("socket", self.src).finish()
+    }
+}
+
+impl<K: IoKind> Operation for IoOp<'_, K> {
+    type Output = io::Result<K::Output>;
+
+    fn options(&mut self) -> &mut OpOptions {
+        &mut self.opts
+    }
+
+    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
+        inherit_socket_timeout(&mut self.opts, cx);
+        let reg = match self.src.registration(cx) {
+            Ok(r) => r,
+            Err(e) => {
+                self.result = Some(Err(e));
+                return Processed::Complete;
+            }
+        };
+        let dir = self.kind.direction();
+        let ready = match dir {
+            Direction::Read => reg.readiness().readable,
+            Direction::Write => reg.readiness().writable,
+        };
+        if ready || cx.ops_greedy() {
+            match self.step(cx) {
+                Step::Finished => Processed::Complete,
+                Step::Waiting { .. } => Processed::Park,
+            }
+        } else if reg.park(dir, cx.park_token()) {
+            Processed::Park
+        } else {
+            self.result = Some(Err(busy(dir)));
+            Processed::Complete
+        }
+    }
+
+    fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
+        if !matches!(event, Event::Io(_) | Event::Timer) {
+            return RunStatus::NotYet;
+        }
+        match self.step(cx) {
+            Step::Finished => RunStatus::DoneAt(completion(cx, &self.opts)),
+            Step::Waiting { progressed: true } => RunStatus::Progressed,
+            Step::Waiting { progressed: false } => RunStatus::NotYet,
+        }
+    }
+
+    fn finalize(&mut self, outcome: Outcome) -> Self::Output {
+        match outcome {
+            Outcome::TimedOut => Err(timed_out()),
+            _ => self.result.take().unwrap_or_else(|| Err(timed_out())),
+        }
+    }
+
+    fn cleanup(&mut self, cx: &mut OpContext<'_>) {
+        if let Some(reg) = self.src.registered() {
+            reg.unpark(self.kind.direction(), cx.park_token());
+        }
+        self.kind.abandon(self.src);
+    }
+}
