@@ -22,11 +22,13 @@
 //! After a timeout the socket stays usable: nothing was registered, and a `read_exact` that
 //! timed out gives its bytes back to the stream's buffer.
 //!
-//! Host names are not resolved here (that could block the scheduler): connect to a
-//! `SocketAddr`, resolving names beforehand, on a helper thread if need be.
+//! Connecting takes a resolved `SocketAddr`. To connect to a host name, resolve it first with
+//! [`resolve`], which runs the system resolver on a helper thread so the scheduler never
+//! blocks.
 
 mod buffer;
 pub mod kinds;
+mod resolve;
 mod source;
 pub mod stream;
 mod tcp;
@@ -34,6 +36,7 @@ mod udp;
 #[cfg(unix)]
 mod unix;
 
+pub use resolve::{Resolve, resolve};
 pub use source::IoOp;
 pub use stream::Connect;
 pub use tcp::{Accept, DEFAULT_BACKLOG, TcpListener, TcpListenerBuilder, TcpStream};
