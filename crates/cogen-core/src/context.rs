@@ -153,6 +153,11 @@ impl<'a> OpContext<'a> {
         self.core.remote.new_waker(self.token)
     }
 
+    /// A same-thread waker for plain code (see [`LocalWaker`](crate::LocalWaker)).
+    pub fn local_waker(&self) -> crate::LocalWaker {
+        self.core.local_waker.clone()
+    }
+
     /// A remote handle to this scheduler.
     pub fn remote(&self) -> Remote {
         Remote { shared: std::sync::Arc::clone(&self.core.remote) }

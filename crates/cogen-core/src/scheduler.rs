@@ -37,6 +37,7 @@ use crate::dump::{CoroutineInfo, CoroutineState, Dump};
 use crate::error::Error;
 use crate::handle::{CoroutineRef, ResultCell};
 use crate::local::EnterLocals;
+use crate::local_waker::LocalWaker;
 use crate::operation::{Event, Outcome, Processed, RunStatus, Timeout};
 use crate::priority::Placement;
 use crate::reactor::{Reactor, Readiness};
@@ -88,6 +89,8 @@ pub(crate) struct Core {
     pub(crate) deferred_pokes: Vec<ParkToken>,
     /// A `wake_at` asked for while the current operation is processed (armed if it parks).
     deferred_wake_at: Option<Instant>,
+    /// Wake-ups queued by plain code on this thread.
+    pub(crate) local_waker: LocalWaker,
     /// Scratch lists reused across passes.
     io_ready: Vec<(ParkToken, Readiness)>,
     remote_ready: Vec<ParkToken>,
@@ -179,6 +182,7 @@ impl Scheduler {
                 now: Instant::now(),
                 deferred_pokes: Vec::new(),
                 deferred_wake_at: None,
+                local_waker: LocalWaker::default(),
                 io_ready: Vec::new(),
                 remote_ready: Vec::new(),
             },
@@ -240,11 +244,15 @@ impl Scheduler {
         let core = &mut self.core;
         core.now = Instant::now();
         core.wake_remote();
+        core.wake_local();
 
         // 1. Run the coroutines queued at the start of this pass.
         for _ in 0..core.active.len() {
             let Some(id) = core.active.pop_front() else { break };
             core.run_task(id, &slot);
+            if core.local_waker.has_pending() {
+                core.wake_local();
+            }
         }
 
         // 2. Expire timers.
@@ -683,6 +691,19 @@ impl Core {
                     }),
                 None => false,
             });
+        }
+    }
+
+    /// Delivers the pokes plain code queued through the local waker.
+    fn wake_local(&mut self) {
+        loop {
+            let batch = std::mem::take(&mut *self.local_waker.pending.borrow_mut());
+            if batch.is_empty() {
+                return;
+            }
+            for (token, placement) in batch {
+                self.wake(token, Event::Poke, placement);
+            }
         }
     }
 
