@@ -3,9 +3,12 @@
 //!
 //! - [`events`]: [`Sleep`], [`Signal`], [`WaitForSignal`], [`Spawn`], [`Join`], [`Pass`].
 //! - [`net`]: TCP, UDP and Unix sockets.
+//! - [`queue`]: [`Queue`] and [`PubSub`] for coroutines.
 #![deny(missing_docs)]
 
 pub mod events;
 pub mod net;
+pub mod queue;
 
 pub use events::{Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
+pub use queue::{PubSub, Queue, Subscriber};

@@ -56,7 +56,7 @@ pub use cogen_core::{
     RemoteWaker, RunStatus, Scheduler, SchedulerBuilder, TaskId, Timeout, coroutine_local, yield_,
 };
 pub use cogen_macros::coroutine;
-pub use cogen_ops::{events, net};
+pub use cogen_ops::{events, net, queue};
 
 /// Everything a coroutine usually needs.
 ///
@@ -74,6 +74,7 @@ pub mod prelude {
     };
     pub use cogen_macros::coroutine as coro;
     pub use cogen_ops::events::{Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
+    pub use cogen_ops::queue::{PubSub, Queue, Subscriber};
 }
 
 /// Items the `#[cogen::coroutine]` expansion refers to. Not a public API.

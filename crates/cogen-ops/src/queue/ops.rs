@@ -1,0 +1,258 @@
+//! The queue's waiting operations: `Put`, `Get` and `QueueJoin`.
+//!
+//! Priority, as for signals: the coroutines an operation wakes go to the front of the active
+//! queue with `Op` or `First` (else the back); the coroutine that issued it continues at once
+//! with `Coro` or `First`, else, if it woke somebody, it goes to the back behind them.
+
+use std::fmt;
+
+use cogen_core::{
+    Error, Event, OpContext, OpOptions, Operation, Outcome, Placement, Processed, RunStatus,
+};
+
+use super::errors::{GetError, PutError};
+use super::fifo::{PutterPoke, Queue, Wakes};
+
+/// Wakes `wakes` for an operation with options `opts`; returns how the issuer goes on.
+fn deliver(cx: &mut OpContext<'_>, opts: &OpOptions, wakes: Wakes) -> Processed {
+    if wakes.is_empty() {
+        return Processed::Complete;
+    }
+    let priority = cx.resolve(opts.priority);
+    for t in wakes {
+        cx.wake(t, Event::Poke, priority.affected_placement());
+    }
+    if priority.favours_issuer() { Processed::Complete } else { Processed::Yield(Placement::Back) }
+}
+
+/// Wakes `wakes` from `run` or `cleanup` (the issuer is the woken operation itself).
+fn wake_all(cx: &mut OpContext<'_>, opts: &OpOptions, wakes: Wakes) {
+    let placement = cx.resolve(opts.priority).affected_placement();
+    for t in wakes {
+        cx.wake(t, Event::Poke, placement);
+    }
+}
+
+/// `queue.put(item)`: see [`Queue::put`].
+pub struct Put<T> {
+    queue: Queue<T>,
+    item: Option<T>,
+    result: Option<Result<(), PutError<T>>>,
+    opts: OpOptions,
+}
+
+impl<T> Put<T> {
+    pub(crate) fn new(queue: Queue<T>, item: T) -> Self {
+        Put { queue, item: Some(item), result: None, opts: OpOptions::default() }
+    }
+}
+
+impl<T> fmt::Debug for Put<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Put").field("queue", &self.queue).finish()
+    }
+}
+
+impl<T> Operation for Put<T> {
+    type Output = Result<(), PutError<T>>;
+
+    fn options(&mut self) -> &mut OpOptions {
+        &mut self.opts
+    }
+
+    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
+        let Some(item) = self.item.take() else { return Processed::Complete };
+        let mut wakes = Wakes::new();
+        let r = self.queue.inner.borrow_mut().put_now(item, &mut wakes);
+        match r {
+            Ok(()) => {
+                self.result = Some(Ok(()));
+                deliver(cx, &self.opts, wakes)
+            }
+            Err(PutError::Full(item)) => {
+                self.item = Some(item);
+                self.queue.remember_waker(&cx.local_waker());
+                self.queue.inner.borrow_mut().wait_put(cx.park_token());
+                Processed::Park
+            }
+            Err(e) => {
+                self.result = Some(Err(e));
+                Processed::Complete
+            }
+        }
+    }
+
+    fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
+        let Event::Poke = event else { return RunStatus::NotYet };
+        let token = cx.park_token();
+        let poke = self.queue.inner.borrow_mut().putter_poked(token);
+        match (poke, self.item.take()) {
+            (PutterPoke::Room, Some(item)) => {
+                let mut wakes = Wakes::new();
+                self.queue.inner.borrow_mut().accept_from_putter(item, &mut wakes);
+                wake_all(cx, &self.opts, wakes);
+                self.result = Some(Ok(()));
+                RunStatus::Done
+            }
+            (PutterPoke::Closed, Some(item)) => {
+                self.queue.inner.borrow_mut().cancel_put(token, &mut Wakes::new());
+                self.result = Some(Err(PutError::Closed(item)));
+                RunStatus::Done
+            }
+            (_, item) => {
+                self.item = item;
+                RunStatus::NotYet
+            }
+        }
+    }
+
+    fn finalize(&mut self, outcome: Outcome) -> Self::Output {
+        match (outcome, self.result.take(), self.item.take()) {
+            (Outcome::TimedOut, _, Some(item)) => Err(PutError::Timeout(item)),
+            (_, Some(r), _) => r,
+            (_, None, Some(item)) => Err(PutError::Timeout(item)),
+            (_, None, None) => Ok(()),
+        }
+    }
+
+    fn cleanup(&mut self, cx: &mut OpContext<'_>) {
+        let mut wakes = Wakes::new();
+        self.queue.inner.borrow_mut().cancel_put(cx.park_token(), &mut wakes);
+        wake_all(cx, &self.opts, wakes);
+    }
+}
+
+/// `queue.get()`: see [`Queue::get`].
+pub struct Get<T> {
+    queue: Queue<T>,
+    result: Option<Result<T, GetError>>,
+    opts: OpOptions,
+}
+
+impl<T> Get<T> {
+    pub(crate) fn new(queue: Queue<T>) -> Self {
+        Get { queue, result: None, opts: OpOptions::default() }
+    }
+}
+
+impl<T> fmt::Debug for Get<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Get").field("queue", &self.queue).finish()
+    }
+}
+
+impl<T> Operation for Get<T> {
+    type Output = Result<T, GetError>;
+
+    fn options(&mut self) -> &mut OpOptions {
+        &mut self.opts
+    }
+
+    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
+        let mut wakes = Wakes::new();
+        let r = self.queue.inner.borrow_mut().get_now(&mut wakes);
+        match r {
+            Err(GetError::Empty) => {
+                self.queue.remember_waker(&cx.local_waker());
+                self.queue.inner.borrow_mut().wait_get(cx.park_token());
+                Processed::Park
+            }
+            r => {
+                self.result = Some(r);
+                deliver(cx, &self.opts, wakes)
+            }
+        }
+    }
+
+    fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
+        let Event::Poke = event else { return RunStatus::NotYet };
+        let token = cx.park_token();
+        let mut q = self.queue.inner.borrow_mut();
+        match q.getter_poked(token) {
+            Err(GetError::Empty) => {
+                // A spurious poke: make sure we are still in line.
+                q.cancel_get(token, &mut Wakes::new());
+                q.wait_get(token);
+                RunStatus::NotYet
+            }
+            r => {
+                if r.is_err() {
+                    q.cancel_get(token, &mut Wakes::new());
+                }
+                self.result = Some(r);
+                RunStatus::Done
+            }
+        }
+    }
+
+    fn finalize(&mut self, outcome: Outcome) -> Self::Output {
+        match outcome {
+            Outcome::TimedOut => Err(GetError::Timeout),
+            _ => self.result.take().unwrap_or(Err(GetError::Timeout)),
+        }
+    }
+
+    fn cleanup(&mut self, cx: &mut OpContext<'_>) {
+        let mut wakes = Wakes::new();
+        self.queue.inner.borrow_mut().cancel_get(cx.park_token(), &mut wakes);
+        wake_all(cx, &self.opts, wakes);
+    }
+}
+
+/// `queue.join()`: see [`Queue::join`].
+pub struct QueueJoin<T> {
+    queue: Queue<T>,
+    opts: OpOptions,
+}
+
+impl<T> QueueJoin<T> {
+    pub(crate) fn new(queue: Queue<T>) -> Self {
+        QueueJoin { queue, opts: OpOptions::default() }
+    }
+}
+
+impl<T> fmt::Debug for QueueJoin<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueJoin").field("queue", &self.queue).finish()
+    }
+}
+
+impl<T> Operation for QueueJoin<T> {
+    type Output = Result<(), Error>;
+
+    fn options(&mut self) -> &mut OpOptions {
+        &mut self.opts
+    }
+
+    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
+        if self.queue.inner.borrow().unfinished() == 0 {
+            return Processed::Complete;
+        }
+        self.queue.remember_waker(&cx.local_waker());
+        self.queue.inner.borrow_mut().wait_join(cx.park_token());
+        Processed::Park
+    }
+
+    fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
+        let Event::Poke = event else { return RunStatus::NotYet };
+        let mut q = self.queue.inner.borrow_mut();
+        if q.unfinished() == 0 {
+            return RunStatus::Done;
+        }
+        let token = cx.park_token();
+        q.cancel_join(token);
+        q.wait_join(token);
+        RunStatus::NotYet
+    }
+
+    fn finalize(&mut self, outcome: Outcome) -> Self::Output {
+        match outcome {
+            Outcome::TimedOut => Err(Error::Timeout),
+            _ => Ok(()),
+        }
+    }
+
+    fn cleanup(&mut self, cx: &mut OpContext<'_>) {
+        self.queue.inner.borrow_mut().cancel_join(cx.park_token());
+    }
+}
