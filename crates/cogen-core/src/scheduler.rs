@@ -5,10 +5,10 @@
 //!
 //! One loop pass ([`Scheduler::run_once`]):
 //!
-//! 1. **Run active.** Pop each coroutine queued at the start of the pass and poll it. When it
-//!    yields, process its operation at once: a completed operation resumes it in place (a
-//!    chain, bounded by a budget), a yielding one requeues it, a parking one leaves it parked
-//!    with its timeout armed.
+//! 1. **Run active.** Pop coroutines off the active queue and poll them, until it is empty or
+//!    a budget of steps is spent. When one yields, process its operation at once: a completed
+//!    operation resumes it in place (a chain, bounded by a budget), a yielding one requeues it,
+//!    a parking one leaves it parked with its timeout armed.
 //! 2. **Expire timers.** Pop deadlines at or before now: a weak timeout that saw progress is
 //!    re-armed from its last progress; otherwise the operation's `cleanup` runs and the
 //!    coroutine resumes with `Outcome::TimedOut`.
@@ -49,6 +49,9 @@ use crate::timer::{TimerKind, Timers};
 /// How many operations may complete in a row, resuming one coroutine in place, before it is
 /// sent to the back of the queue so that others get a turn.
 const CHAIN_BUDGET: u32 = 128;
+
+/// How many coroutine steps one loop pass runs before it checks timers and I/O.
+const PASS_BUDGET: u32 = 256;
 
 /// What one loop pass found.
 ///
@@ -246,13 +249,16 @@ impl Scheduler {
         core.wake_remote();
         core.wake_local();
 
-        // 1. Run the coroutines queued at the start of this pass.
-        for _ in 0..core.active.len() {
+        // 1. Run coroutines until none is runnable or the pass budget is spent (then timers
+        //    and I/O get their turn).
+        let mut budget = PASS_BUDGET;
+        while budget > 0 {
             let Some(id) = core.active.pop_front() else { break };
             core.run_task(id, &slot);
             if core.local_waker.has_pending() {
                 core.wake_local();
             }
+            budget -= 1;
         }
 
         // 2. Expire timers.

@@ -64,15 +64,15 @@ fn a_bounded_queue_fills_rejects_blocks_and_drains_in_order() -> Result<(), Erro
         assert_eq!(f.take_result().transpose()?, Some(true), "{p:?}");
         let got = log.borrow().clone();
         // The blocked put of 20 completes (20 is queued) when the drainer takes 0. The
-        // drainer's get decides who runs first: with `Coro` or `First` it continues and drains
-        // everything, 20 included, before the putter resumes and logs -1; else it goes behind
-        // the woken putter, which logs -1 first. (The original favoured the putter's own
-        // priority instead; ours follows the core rule, as signals do.)
+        // drainer's get decides who runs first: with `Op` it favours the woken putter alone
+        // and goes behind it, so -1 comes first; otherwise it keeps running and drains
+        // everything, 20 included, before the putter resumes and logs -1. (The original
+        // decided by the putter's own priority instead; see the queue module's rule.)
         let mut expected: Vec<i64> = (0..=20).collect();
-        if p.favours_issuer() {
-            expected.push(-1);
-        } else {
+        if p == Priority::Op {
             expected.insert(0, -1);
+        } else {
+            expected.push(-1);
         }
         expected.push(-2);
         assert_eq!(got, expected, "{p:?}");

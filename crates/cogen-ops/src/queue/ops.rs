@@ -1,8 +1,10 @@
 //! The queue's waiting operations: `Put`, `Get` and `QueueJoin`.
 //!
-//! Priority, as for signals: the coroutines an operation wakes go to the front of the active
-//! queue with `Op` or `First` (else the back); the coroutine that issued it continues at once
-//! with `Coro` or `First`, else, if it woke somebody, it goes to the back behind them.
+//! Priority: the coroutines an operation wakes go to the front of the active queue with `Op`
+//! or `First` (else the back). The coroutine that issued it continues at once, except with
+//! `Op`, which favours the woken ones alone: then it goes to the back behind them. (Unlike a
+//! signaller under `Last`, a queue user under `Last` keeps running, as in the original: a
+//! producer fills the queue and a consumer drains it in batches, without a switch per item.)
 
 use std::fmt;
 
@@ -22,7 +24,16 @@ fn deliver(cx: &mut OpContext<'_>, opts: &OpOptions, wakes: Wakes) -> Processed 
     for t in wakes {
         cx.wake(t, Event::Poke, priority.affected_placement());
     }
-    if priority.favours_issuer() { Processed::Complete } else { Processed::Yield(Placement::Back) }
+    issuer_step(priority)
+}
+
+/// How the issuer of a queue operation that woke somebody goes on.
+pub(crate) fn issuer_step(priority: cogen_core::Priority) -> Processed {
+    if priority == cogen_core::Priority::Op {
+        Processed::Yield(Placement::Back)
+    } else {
+        Processed::Complete
+    }
 }
 
 /// Wakes `wakes` from `run` or `cleanup` (the issuer is the woken operation itself).

@@ -154,7 +154,7 @@ impl<T: Clone> PubSub<T> {
 
     /// Publishes `msg` to every subscriber; yields the number of subscribers. Waiting
     /// fetchers are woken (at the front of the active queue with `Op` or `First`); the
-    /// publisher continues at once with `Coro` or `First`, else goes behind them.
+    /// publisher continues at once, except with `Op`, where it goes behind them.
     pub fn publish(&self, msg: T) -> Publish<T> {
         Publish { ps: self.clone(), msg: Some(msg), subscribers: 0, opts: OpOptions::default() }
     }
@@ -271,11 +271,7 @@ impl<T: Clone> Operation for Publish<T> {
         for t in waiting {
             cx.wake(t, Event::Poke, priority.affected_placement());
         }
-        if priority.favours_issuer() {
-            Processed::Complete
-        } else {
-            Processed::Yield(cogen_core::Placement::Back)
-        }
+        super::ops::issuer_step(priority)
     }
 
     fn finalize(&mut self, _: Outcome) -> usize {
