@@ -145,10 +145,15 @@ fn report(name: &str, n: u64, cogen: Duration, tokio: Duration, target: f64) {
 }
 
 fn main() {
-    if std::env::var_os("COGEN_BENCH_PROFILE_STREAM").is_some() {
-        for _ in 0..20 {
-            black_box(cogen_stream(1_000_000));
-        }
+    // For profilers (perf, callgrind): one scenario alone, e.g. `COGEN_BENCH_ONLY=stream`.
+    if let Some(only) = std::env::var_os("COGEN_BENCH_ONLY") {
+        let n = 200_000;
+        match only.to_str() {
+            Some("stream") => black_box(cogen_stream(n)),
+            Some("tokio-stream") => black_box(tokio_stream(n)),
+            Some("ping-pong") => black_box(cogen_ping_pong(n)),
+            _ => black_box(tokio_ping_pong(n)),
+        };
         return;
     }
     let (n_pp, n_stream, runs) =

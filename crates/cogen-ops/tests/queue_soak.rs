@@ -35,9 +35,10 @@ fn producer(q: Queue<u32>, id: u32, rng: Rc<Rng>, timeouts: Rc<Cell<u64>>) -> Re
         match yield_!(q.put(item).timeout(rng.timeout())) {
             Ok(()) => {
                 item += PRODUCERS;
-                if item % 4096 < PRODUCERS {
-                    // Pause now and then, so that consumers wait long enough to time out.
-                    yield_!(Sleep::new(Duration::from_millis(1)));
+                if item % 8192 < PRODUCERS {
+                    // Every producer pauses at about the same point, longer than any timeout:
+                    // the consumers wait on an empty queue and time out.
+                    yield_!(Sleep::new(Duration::from_millis(2)));
                 }
             }
             Err(PutError::Timeout(back)) => {
@@ -64,9 +65,10 @@ fn consumer(
                 seen.borrow_mut()[item as usize] += 1;
                 received.set(received.get() + 1);
                 let _ = q.task_done();
-                if item % 3001 == 0 {
-                    // Pause now and then, so that producers find the queue full and time out.
-                    yield_!(Sleep::new(Duration::from_millis(1)));
+                if received.get() % 5000 < CONSUMERS {
+                    // Every consumer pauses at about the same point, longer than any timeout:
+                    // the producers find the queue full and time out.
+                    yield_!(Sleep::new(Duration::from_millis(2)));
                 }
             }
             Err(GetError::Timeout) => timeouts.set(timeouts.get() + 1),
