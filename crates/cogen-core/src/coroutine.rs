@@ -153,11 +153,23 @@ pub(crate) type OpPtr = NonNull<dyn ErasedOperation + 'static>;
 pub(crate) struct YieldSlot {
     op: Cell<Option<OpPtr>>,
     outcome: Cell<Outcome>,
+    /// Fast-path completions left before the coroutine must go through the scheduler.
+    fast_budget: Cell<u32>,
 }
 
 impl YieldSlot {
     pub(crate) fn new() -> Self {
-        YieldSlot { op: Cell::new(None), outcome: Cell::new(Outcome::Completed) }
+        YieldSlot {
+            op: Cell::new(None),
+            outcome: Cell::new(Outcome::Completed),
+            fast_budget: Cell::new(0),
+        }
+    }
+
+    /// Sets how many fast-path completions the coroutine about to be polled may take.
+    #[inline]
+    pub(crate) fn set_fast_budget(&self, budget: u32) {
+        self.fast_budget.set(budget);
     }
 
     #[inline]
@@ -221,6 +233,14 @@ impl<O: Operation> Future for YieldPoint<O> {
         let this = unsafe { self.get_unchecked_mut() };
         match this.state {
             YieldState::Fresh => {
+                let budget = slot.fast_budget.get();
+                if budget > 0
+                    && let Some(output) = this.op.try_complete()
+                {
+                    slot.fast_budget.set(budget - 1);
+                    this.state = YieldState::Finished;
+                    return Poll::Ready(output);
+                }
                 let op: &mut (dyn ErasedOperation + '_) = &mut this.op;
                 // SAFETY: only the lifetime bound is erased. The pointer is valid as long as
                 // this pinned yield point is neither moved (it is !Unpin) nor dropped; the

@@ -228,6 +228,16 @@ pub trait Operation: fmt::Debug {
     /// The operation's options (timeout, weak flag, priority).
     fn options(&mut self) -> &mut OpOptions;
 
+    /// A fast path, tried when the coroutine yields the operation, before `process`: complete
+    /// at once, without the scheduler, when that affects no other coroutine (a queue `put`
+    /// with room and nobody waiting, say). `Some(output)` skips `process` and `finalize`
+    /// altogether. A coroutine may take this path a bounded number of times in a row before
+    /// it goes through the scheduler anyway, so it cannot starve others. The default declines.
+    #[inline]
+    fn try_complete(&mut self) -> Option<Self::Output> {
+        None
+    }
+
     /// Called once when the coroutine yields the operation. Complete now, or park the
     /// coroutine after registering [`OpContext::park_token`] where a wake-up will come from.
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed;

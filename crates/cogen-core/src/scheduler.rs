@@ -447,6 +447,7 @@ impl Core {
             };
             let future = task.future;
             slot.set_outcome(outcome);
+            slot.set_fast_budget(budget);
             let waker = slot.waker();
             let mut cx = Context::from_waker(&waker);
             let polled = {

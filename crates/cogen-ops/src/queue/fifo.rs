@@ -165,8 +165,32 @@ impl<T> Inner<T> {
         self.getters.push_back(token);
     }
 
+    /// The fast path of `put`: enqueue if that wakes nobody.
+    pub(crate) fn put_quietly(&mut self, item: T) -> Result<(), T> {
+        if self.closed || !self.getters.is_empty() || self.is_full() {
+            return Err(item);
+        }
+        self.unfinished += 1;
+        self.items.push_back(item);
+        Ok(())
+    }
+
+    /// The fast path of `get`: take an item if that wakes nobody.
+    pub(crate) fn get_quietly(&mut self) -> Option<T> {
+        if !self.putters.is_empty() {
+            return None;
+        }
+        self.items.pop_front()
+    }
+
     /// A waiting getter was poked: its item, `Closed`, or keep waiting (`Empty`).
     pub(crate) fn getter_poked(&mut self, token: ParkToken) -> Result<T, GetError> {
+        // Getters are woken in order, so their item is almost always the first one.
+        if self.handoff.front().is_some_and(|(t, _)| *t == token)
+            && let Some((_, item)) = self.handoff.pop_front()
+        {
+            return Ok(item);
+        }
         if let Some(i) = self.handoff.iter().position(|(t, _)| *t == token)
             && let Some((_, item)) = self.handoff.remove(i)
         {
@@ -350,8 +374,13 @@ impl<T> Queue<T> {
         (q.getters.len() + q.handoff.len(), q.putters.len() + q.reserved.len(), q.joiners.len())
     }
 
-    pub(crate) fn remember_waker(&self, waker: &LocalWaker) {
-        self.inner.borrow_mut().set_waker(waker);
+    /// Keeps the scheduler's local waker, for plain methods that must wake waiters.
+    #[inline]
+    pub(crate) fn remember_waker(&self, cx: &cogen_core::OpContext<'_>) {
+        let mut q = self.inner.borrow_mut();
+        if q.waker.is_none() {
+            q.set_waker(&cx.local_waker());
+        }
     }
 
     /// Wakes tokens from plain code, through the local waker.

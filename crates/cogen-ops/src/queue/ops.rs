@@ -16,12 +16,13 @@ use super::errors::{GetError, PutError};
 use super::fifo::{PutterPoke, Queue, Wakes};
 
 /// Wakes `wakes` for an operation with options `opts`; returns how the issuer goes on.
-fn deliver(cx: &mut OpContext<'_>, opts: &OpOptions, wakes: Wakes) -> Processed {
+#[inline]
+fn deliver(cx: &mut OpContext<'_>, opts: &OpOptions, wakes: &mut Wakes) -> Processed {
     if wakes.is_empty() {
         return Processed::Complete;
     }
     let priority = cx.resolve(opts.priority);
-    for t in wakes {
+    for t in wakes.drain(..) {
         cx.wake(t, Event::Poke, priority.affected_placement());
     }
     issuer_step(priority)
@@ -71,6 +72,18 @@ impl<T> Operation for Put<T> {
         &mut self.opts
     }
 
+    #[inline]
+    fn try_complete(&mut self) -> Option<Self::Output> {
+        let item = self.item.take()?;
+        match self.queue.inner.borrow_mut().put_quietly(item) {
+            Ok(()) => Some(Ok(())),
+            Err(item) => {
+                self.item = Some(item);
+                None
+            }
+        }
+    }
+
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
         let Some(item) = self.item.take() else { return Processed::Complete };
         let mut wakes = Wakes::new();
@@ -78,11 +91,11 @@ impl<T> Operation for Put<T> {
         match r {
             Ok(()) => {
                 self.result = Some(Ok(()));
-                deliver(cx, &self.opts, wakes)
+                deliver(cx, &self.opts, &mut wakes)
             }
             Err(PutError::Full(item)) => {
                 self.item = Some(item);
-                self.queue.remember_waker(&cx.local_waker());
+                self.queue.remember_waker(cx);
                 self.queue.inner.borrow_mut().wait_put(cx.park_token());
                 Processed::Park
             }
@@ -159,18 +172,23 @@ impl<T> Operation for Get<T> {
         &mut self.opts
     }
 
+    #[inline]
+    fn try_complete(&mut self) -> Option<Self::Output> {
+        self.queue.inner.borrow_mut().get_quietly().map(Ok)
+    }
+
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
         let mut wakes = Wakes::new();
         let r = self.queue.inner.borrow_mut().get_now(&mut wakes);
         match r {
             Err(GetError::Empty) => {
-                self.queue.remember_waker(&cx.local_waker());
+                self.queue.remember_waker(cx);
                 self.queue.inner.borrow_mut().wait_get(cx.park_token());
                 Processed::Park
             }
             r => {
                 self.result = Some(r);
-                deliver(cx, &self.opts, wakes)
+                deliver(cx, &self.opts, &mut wakes)
             }
         }
     }
@@ -239,7 +257,7 @@ impl<T> Operation for QueueJoin<T> {
         if self.queue.inner.borrow().unfinished() == 0 {
             return Processed::Complete;
         }
-        self.queue.remember_waker(&cx.local_waker());
+        self.queue.remember_waker(cx);
         self.queue.inner.borrow_mut().wait_join(cx.park_token());
         Processed::Park
     }
