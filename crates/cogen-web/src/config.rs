@@ -1,0 +1,65 @@
+//! Server limits and timeouts, with their defaults.
+
+use std::time::Duration;
+
+/// Longest accepted request head (request line and headers), in bytes. 16 KiB is more than
+/// any browser sends and bounds what a slow client can make us buffer.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Most headers in one request; beyond that, 431.
+pub const DEFAULT_MAX_HEADERS: usize = 64;
+/// Longest request target, in bytes; beyond that, 414.
+pub const DEFAULT_MAX_URI: usize = 8 * 1024;
+/// Largest request body, in bytes; beyond that, 413.
+pub const DEFAULT_MAX_BODY: u64 = 8 * 1024 * 1024;
+/// Time to receive a whole request head once its first byte arrived (slowloris guard: a
+/// fixed deadline, not extended by progress).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an idle keep-alive connection waits for its next request.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Inactivity timeout while reading a request body (weak: each chunk extends it).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Unread body bytes the server drains before the next request; beyond that it closes.
+pub const DEFAULT_MAX_DRAIN: u64 = 256 * 1024;
+
+/// The server's limits and timeouts.
+///
+/// # Examples
+///
+/// ```
+/// let c = cogen_web::Config::default();
+/// assert_eq!(c.max_headers, cogen_web::config::DEFAULT_MAX_HEADERS);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// See [`DEFAULT_MAX_HEADER_BYTES`].
+    pub max_header_bytes: usize,
+    /// See [`DEFAULT_MAX_HEADERS`].
+    pub max_headers: usize,
+    /// See [`DEFAULT_MAX_URI`].
+    pub max_uri: usize,
+    /// See [`DEFAULT_MAX_BODY`].
+    pub max_body: u64,
+    /// See [`DEFAULT_HEADER_TIMEOUT`].
+    pub header_timeout: Duration,
+    /// See [`DEFAULT_KEEP_ALIVE_TIMEOUT`].
+    pub keep_alive_timeout: Duration,
+    /// See [`DEFAULT_BODY_TIMEOUT`].
+    pub body_timeout: Duration,
+    /// See [`DEFAULT_MAX_DRAIN`].
+    pub max_drain: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            max_uri: DEFAULT_MAX_URI,
+            max_body: DEFAULT_MAX_BODY,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_drain: DEFAULT_MAX_DRAIN,
+        }
+    }
+}

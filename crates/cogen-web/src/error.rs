@@ -1,0 +1,83 @@
+//! The web server's errors, and the HTTP status each protocol error answers with.
+
+use std::io;
+
+use http::StatusCode;
+
+/// A request the server refuses, with the status it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// Malformed syntax, a request-smuggling shape, or a missing `Host`: 400.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// The client took too long to send the request head: 408.
+    #[error("request header timeout")]
+    HeaderTimeout,
+    /// The body is larger than the limit: 413.
+    #[error("request body too large")]
+    BodyTooLarge,
+    /// The request target is longer than the limit: 414.
+    #[error("request URI too long")]
+    UriTooLong,
+    /// The head is larger than the limit, or has too many headers: 431.
+    #[error("request header fields too large")]
+    HeadersTooLarge,
+    /// A transfer coding other than `chunked`: 501.
+    #[error("transfer coding not implemented")]
+    UnknownTransferCoding,
+    /// An HTTP version other than 1.0 and 1.1: 505.
+    #[error("HTTP version not supported")]
+    VersionNotSupported,
+}
+
+impl ProtocolError {
+    /// The status the server answers this error with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProtocolError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProtocolError::HeaderTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProtocolError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProtocolError::UriTooLong => StatusCode::URI_TOO_LONG,
+            ProtocolError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProtocolError::UnknownTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            ProtocolError::VersionNotSupported => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+        }
+    }
+}
+
+/// Errors of handlers and of the server.
+///
+/// # Examples
+///
+/// ```
+/// use cogen_web::{Error, ProtocolError};
+/// let e = Error::from(ProtocolError::BodyTooLarge);
+/// assert_eq!(e.to_string(), "request body too large");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request broke the protocol or a limit.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// A socket error (the connection is closed).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// A scheduler error inside a handler (a failed join, a signal type mismatch, ...).
+    #[error(transparent)]
+    Cogen(#[from] cogen::Error),
+    /// The handler used the response writer out of order (wrote after finishing, started
+    /// twice, sent more than its `content-length`, ...).
+    #[error("response misuse: {0}")]
+    Response(&'static str),
+    /// A header name or value the `http` crate rejects.
+    #[error("invalid header: {0}")]
+    InvalidHeader(String),
+    /// The handler panicked.
+    #[error("the handler panicked")]
+    Panicked,
+    /// The handler failed for its own reasons.
+    #[error("{0}")]
+    Handler(String),
+}

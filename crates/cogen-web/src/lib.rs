@@ -1,0 +1,48 @@
+//! cogen-web: an HTTP/1.1 server whose handlers are cogen coroutines.
+//!
+//! A handler is a `#[coro]` function of a [`Request`] and a [`ResponseWriter`]. It may yield
+//! any operation in the middle of a response — wait for a signal, sleep, read a queue — which
+//! is how comet / long-polling applications are written:
+//!
+//! ```
+//! use std::time::Duration;
+//! use cogen::prelude::*;
+//! use cogen_web::{Error, Request, ResponseWriter};
+//! use http::StatusCode;
+//!
+//! #[coro]
+//! fn wait(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+//!     yield_!(res.start(StatusCode::OK, [("content-type", "text/html")]))?;
+//!     yield_!(res.write(b"I'm waiting for some signal<br>"))?;
+//!     match yield_!(WaitForSignal::<String>::new("abc").timeout(Duration::from_secs(5))) {
+//!         Ok(msg) => yield_!(res.write(format!("Someone signaled me: {msg}"))),
+//!         Err(_) => yield_!(res.write(b"Your time is up !")),
+//!     }
+//! }
+//! # let _ = wait;
+//! ```
+//!
+//! The server parses with `httparse` and speaks the `http` crate's types. It keeps
+//! connections alive (HTTP/1.1 by default, 1.0 with `keep-alive`), answers pipelined requests
+//! in order, reads `Content-Length` and chunked bodies, sends chunked responses when the
+//! length is unknown (close-delimited to 1.0 clients), answers `Expect: 100-continue`, `HEAD`,
+//! adds `date`, and refuses bad requests with the right status (400, 408, 413, 414, 431, 501,
+//! 505), including request-smuggling shapes.
+#![deny(missing_docs)]
+
+mod catch;
+pub mod config;
+mod conn;
+mod date;
+mod decode;
+mod error;
+mod parse;
+mod request;
+mod response;
+mod server;
+
+pub use config::Config;
+pub use error::{Error, ProtocolError};
+pub use request::Request;
+pub use response::ResponseWriter;
+pub use server::Server;

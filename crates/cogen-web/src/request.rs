@@ -1,0 +1,173 @@
+//! The request a handler receives: its head, and its body read through operations.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use http::{HeaderMap, Method, Uri, Version};
+
+use crate::conn::{BodyState, Conn, fill, flush};
+use crate::error::{Error, ProtocolError};
+use crate::parse::Head;
+
+/// An HTTP request. The head is parsed; the body is read with [`read`](Request::read) or
+/// [`read_to_end`](Request::read_to_end), each a coroutine to `yield_!`. A body the handler
+/// does not read is drained (or the connection closed) before the next request, so requests
+/// never desynchronise. `Expect: 100-continue` is answered when the handler first reads.
+pub struct Request {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    conn: Rc<Conn>,
+}
+
+impl Request {
+    pub(crate) fn new(head: Head, conn: Rc<Conn>) -> Self {
+        Request {
+            method: head.method,
+            uri: head.uri,
+            version: head.version,
+            headers: head.headers,
+            conn,
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request target.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The path of the request target.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// The query string, if any.
+    pub fn query(&self) -> Option<&str> {
+        self.uri.query()
+    }
+
+    /// The HTTP version of the request.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.conn.peer
+    }
+
+    /// Reads up to `max` bytes of the body; empty at its end.
+    ///
+    /// # Errors
+    ///
+    /// A malformed chunked body or one over the size limit (`Error::Protocol`), a timeout or
+    /// the client closing early (`Error::Io`).
+    #[cogen::coroutine]
+    pub fn read(&self, max: usize) -> Result<Vec<u8>, Error> {
+        let conn = &*self.conn;
+        if conn.expect_continue.replace(false) && !matches!(*conn.body.borrow(), BodyState::Done) {
+            conn.out.borrow_mut().extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            yield_!(flush(conn))?;
+        }
+        loop {
+            if let Some(r) = take_body(conn, max) {
+                return r;
+            }
+            match yield_!(fill(conn, conn.cfg.body_timeout, true)) {
+                Ok(0) => {
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the client closed before the body ended",
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Reads the whole body, failing with `BodyTooLarge` beyond `limit` bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Request::read), and `ProtocolError::BodyTooLarge` over `limit`.
+    #[cogen::coroutine]
+    pub fn read_to_end(&self, limit: usize) -> Result<Vec<u8>, Error> {
+        let mut all = Vec::new();
+        loop {
+            let chunk = yield_!(self.read(64 * 1024))?;
+            if chunk.is_empty() {
+                return Ok(all);
+            }
+            if all.len() + chunk.len() > limit {
+                return Err(ProtocolError::BodyTooLarge.into());
+            }
+            all.extend_from_slice(&chunk);
+        }
+    }
+}
+
+/// Takes body bytes already buffered: `None` if more must be read first.
+fn take_body(conn: &Conn, max: usize) -> Option<Result<Vec<u8>, Error>> {
+    let mut body = conn.body.borrow_mut();
+    match &mut *body {
+        BodyState::Done => Some(Ok(Vec::new())),
+        _ if max == 0 => Some(Ok(Vec::new())),
+        BodyState::Length(left) => {
+            if conn.buffered() == 0 {
+                return None;
+            }
+            let want = (*left).min(max as u64) as usize;
+            let bytes = conn.with_input(|buf| {
+                let n = want.min(buf.len());
+                (n, buf[..n].to_vec())
+            });
+            *left -= bytes.len() as u64;
+            if *left == 0 {
+                *body = BodyState::Done;
+            }
+            Some(Ok(bytes))
+        }
+        BodyState::Chunked(dec) => {
+            if conn.buffered() == 0 {
+                return None;
+            }
+            let mut out = Vec::new();
+            let decoded = conn.with_input(|buf| match dec.decode(buf, &mut out, max) {
+                Ok(n) => (n, Ok(())),
+                Err(e) => (0, Err(e)),
+            });
+            if let Err(e) = decoded {
+                return Some(Err(e.into()));
+            }
+            if dec.is_done() {
+                *body = BodyState::Done;
+                return Some(Ok(out));
+            }
+            if out.is_empty() { None } else { Some(Ok(out)) }
+        }
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
