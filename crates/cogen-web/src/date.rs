@@ -66,6 +66,6 @@ mod tests {
         assert_eq!(imf_fixdate(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(imf_fixdate(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(imf_fixdate(1_795_305_600), "Mon, 23 Nov 2026 00:00:00 GMT");
+        assert_eq!(imf_fixdate(1_795_305_600), "Sun, 22 Nov 2026 00:00:00 GMT"); // `date -u -d @1795305600`
     }
 }
