@@ -59,11 +59,11 @@ fn connect(s: &TestServer) -> io::Result<TcpStream> {
     Ok(c)
 }
 
-/// Reads one response: (status, headers lowercased, body), decoding chunked and length bodies.
-fn read_response(
-    c: &mut TcpStream,
-    head_request: bool,
-) -> io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+/// A response as read: status, headers (names lowercased), body.
+type Response = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Reads one response, decoding chunked and length bodies.
+fn read_response(c: &mut TcpStream, head_request: bool) -> io::Result<Response> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
