@@ -4,12 +4,10 @@
 //! responses to pipelined requests are flushed together.
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use cogen::Coroutine;
 use cogen::net::TcpStream;
 use cogen::prelude::*;
 use http::StatusCode;
@@ -19,6 +17,7 @@ use crate::config::Config;
 use crate::date::DateCache;
 use crate::decode::ChunkedDecoder;
 use crate::error::{Error, ProtocolError};
+use crate::handler::Handler;
 use crate::parse::{Framing, Head, parse_head};
 use crate::request::Request;
 use crate::response::{ResponseState, ResponseWriter};
@@ -269,11 +268,7 @@ fn drain_body(conn: &Conn) -> bool {
 
 /// Serves one connection until it closes.
 #[cogen::coroutine]
-pub(crate) fn serve_connection<H, F>(conn: Rc<Conn>, handler: Rc<H>) -> Result<(), Error>
-where
-    H: Fn(Request, ResponseWriter) -> Coroutine<F> + 'static,
-    F: Future<Output = Result<(), Error>> + 'static,
-{
+pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Result<(), Error> {
     let mut first = true;
     loop {
         let head = match yield_!(read_head(&conn, first)) {
@@ -296,7 +291,7 @@ where
         *conn.response.borrow_mut() = ResponseState::new(&head, keep_alive);
         let request = Request::new(head, Rc::clone(&conn));
         let writer = ResponseWriter::new(Rc::clone(&conn));
-        let handled = yield_!(CatchPanic::coroutine(handler(request, writer)));
+        let handled = yield_!(CatchPanic::coroutine(handler.call(request, writer)));
         let mut persist = keep_alive;
         match handled {
             Ok(()) => {

@@ -36,6 +36,7 @@ mod conn;
 mod date;
 mod decode;
 mod error;
+mod handler;
 mod parse;
 mod request;
 mod response;
@@ -43,6 +44,7 @@ mod server;
 
 pub use config::Config;
 pub use error::{Error, ProtocolError};
+pub use handler::{BodyLimit, BoxFuture, Handler, LogLine, Logged, Router};
 pub use request::Request;
 pub use response::ResponseWriter;
 pub use server::Server;

@@ -1,21 +1,17 @@
 //! The server: a listener, a handler, and one coroutine per connection.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use cogen::Coroutine;
 use cogen::net::TcpListener;
 use cogen::prelude::*;
 
 use crate::config::Config;
 use crate::conn::{Conn, serve_connection};
 use crate::date::DateCache;
-use crate::error::Error;
-use crate::request::Request;
-use crate::response::ResponseWriter;
+use crate::handler::Handler;
 
 /// An HTTP/1.1 server. `serve()` is a coroutine: add it to a scheduler (one per core, with
 /// `SO_REUSEPORT` listeners, for a multi-core server).
@@ -43,11 +39,7 @@ pub struct Server<H> {
     config: Rc<Config>,
 }
 
-impl<H, F> Server<H>
-where
-    H: Fn(Request, ResponseWriter) -> Coroutine<F> + 'static,
-    F: Future<Output = Result<(), Error>> + 'static,
-{
+impl<H: Handler> Server<H> {
     /// Binds `addr` with the default [`Config`].
     ///
     /// # Errors
