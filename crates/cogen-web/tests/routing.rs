@@ -20,9 +20,11 @@ fn root(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
     yield_!(res.send(http::Response::new("root")))
 }
 
-/// Starts the routed app on a scheduler thread; returns its address and the log lines.
-fn start()
--> io::Result<(SocketAddr, Arc<Mutex<Vec<String>>>, cogen::Remote, std::thread::JoinHandle<()>)> {
+/// A running app: its address, its log lines, its scheduler's remote, its thread.
+type Running = (SocketAddr, Arc<Mutex<Vec<String>>>, cogen::Remote, std::thread::JoinHandle<()>);
+
+/// Starts the routed app on a scheduler thread.
+fn start() -> io::Result<Running> {
     let (tx, rx) = mpsc::channel();
     let log = Arc::new(Mutex::new(Vec::new()));
     let log2 = Arc::clone(&log);
