@@ -6,9 +6,11 @@
 //! names.
 
 use std::any::Any;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHashMap;
 
 use crate::task::ParkToken;
 
@@ -100,7 +102,7 @@ const SWEEP_MIN_NAMES: usize = 1024;
 /// ```
 #[derive(Default)]
 pub struct SignalTable {
-    ids: HashMap<Box<dyn DynName>, u32>,
+    ids: FxHashMap<Box<dyn DynName>, u32>,
     entries: Vec<Entry>,
     free: Vec<u32>,
     sweep_at: usize,
