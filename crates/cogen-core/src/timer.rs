@@ -120,10 +120,11 @@ impl Timers {
         self.heap.len() > COMPACT_MIN_ENTRIES && self.heap.len() > 2 * self.live
     }
 
-    /// Keeps only the entries `is_live` accepts.
+    /// Keeps only the entries `is_live` accepts, in place (the heap keeps its buffer).
     pub(crate) fn compact(&mut self, mut is_live: impl FnMut(&TimerEntry) -> bool) {
-        let entries = std::mem::take(&mut self.heap).into_vec();
-        self.heap = entries.into_iter().filter(|Reverse(e)| is_live(e)).collect();
+        let mut entries = std::mem::take(&mut self.heap).into_vec();
+        entries.retain(|Reverse(e)| is_live(e));
+        self.heap = BinaryHeap::from(entries);
     }
 
     /// Entries in the heap, stale ones included (for tests and `dump`).
