@@ -43,6 +43,8 @@ use cogen_core::{
 /// ```
 pub struct Signal<N, V> {
     name: Option<N>,
+    /// The name's `Debug` form, kept when the name itself moved into the signal table.
+    shown: Option<String>,
     id: Option<SignalId>,
     value: V,
     recipients: usize,
@@ -59,6 +61,7 @@ where
     pub fn new(name: N, value: V) -> Self {
         Signal {
             name: Some(name),
+            shown: None,
             id: None,
             value,
             recipients: 0,
@@ -106,9 +109,10 @@ where
 impl<N: fmt::Debug, V> fmt::Debug for Signal<N, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Signal");
-        match &self.name {
-            Some(n) => d.field("name", n),
-            None => d.field("name", &self.id),
+        match (&self.name, &self.shown) {
+            (Some(n), _) => d.field("name", n),
+            (None, Some(shown)) => d.field("name", &format_args!("{shown}")),
+            (None, None) => d.field("name", &self.id),
         };
         d.field("value", &type_name::<V>()).field("recipients", &self.recipients).finish()
     }
@@ -130,6 +134,7 @@ where
             Some(id) => id,
             None if self.recipients > 0 => match self.name.take() {
                 Some(name) => {
+                    self.shown = Some(format!("{name:?}"));
                     let id = cx.signals().intern(name);
                     self.id = Some(id);
                     id
@@ -213,6 +218,8 @@ where
 /// ```
 pub struct WaitForSignal<V, N = &'static str> {
     name: Option<N>,
+    /// The name's `Debug` form, kept when the name itself moved into the signal table.
+    shown: Option<String>,
     id: Option<SignalId>,
     received: Option<Result<V, Error>>,
     opts: OpOptions,
@@ -225,16 +232,23 @@ where
 {
     /// Waits on `name`.
     pub fn new(name: N) -> Self {
-        WaitForSignal { name: Some(name), id: None, received: None, opts: OpOptions::default() }
+        WaitForSignal {
+            name: Some(name),
+            shown: None,
+            id: None,
+            received: None,
+            opts: OpOptions::default(),
+        }
     }
 }
 
 impl<V, N: fmt::Debug> fmt::Debug for WaitForSignal<V, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("WaitForSignal");
-        match &self.name {
-            Some(n) => d.field("name", n),
-            None => d.field("name", &self.id),
+        match (&self.name, &self.shown) {
+            (Some(n), _) => d.field("name", n),
+            (None, Some(shown)) => d.field("name", &format_args!("{shown}")),
+            (None, None) => d.field("name", &self.id),
         };
         d.field("value", &type_name::<V>()).finish()
     }
@@ -255,7 +269,10 @@ where
         let id = match (self.id, self.name.as_ref().and_then(|n| cx.signals().lookup(n))) {
             (Some(id), _) | (None, Some(id)) => id,
             (None, None) => match self.name.take() {
-                Some(name) => cx.signals().intern(name),
+                Some(name) => {
+                    self.shown = Some(format!("{name:?}"));
+                    cx.signals().intern(name)
+                }
                 None => return Processed::Complete,
             },
         };
