@@ -88,6 +88,11 @@ impl<F> std::fmt::Debug for Coroutine<F> {
 /// fn accepts<Y: IntoYield>(_: Y) {}
 /// accepts(cogen::prelude::Pass::new());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`yield_!` needs an operation or a coroutine, not `{Self}`",
+    label = "not an `Operation` or a `Coroutine`",
+    note = "yield an operation (e.g. `Sleep::new(..)`, `sock.read(..)`) or call a `#[cogen::coroutine]` function"
+)]
 pub trait IntoYield {
     /// The value of the `yield_!` expression.
     type Output;

@@ -14,7 +14,12 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
     let mut krate: syn::Path = syn::parse_quote!(::cogen);
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("crate") {
-            krate = meta.value()?.parse()?;
+            krate = meta.value()?.parse().map_err(|e: syn::Error| {
+                syn::Error::new(
+                    e.span(),
+                    "`crate = ...` expects the path of the cogen crate, like `crate = ::cogen`",
+                )
+            })?;
             Ok(())
         } else {
             Err(meta.error(

@@ -1,0 +1,6 @@
+#[cogen::coroutine]
+async fn handler() -> u8 {
+    1
+}
+
+fn main() {}

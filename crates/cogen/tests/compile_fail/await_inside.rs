@@ -1,0 +1,6 @@
+#[cogen::coroutine]
+fn f() {
+    std::future::ready(1).await;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[cogen::coroutine(fast)]
+fn f() {}
+
+fn main() {}

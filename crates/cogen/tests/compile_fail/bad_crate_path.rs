@@ -1,0 +1,4 @@
+#[cogen::coroutine(crate = 3)]
+fn f() {}
+
+fn main() {}

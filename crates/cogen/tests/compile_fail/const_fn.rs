@@ -1,0 +1,4 @@
+#[cogen::coroutine]
+const fn f() {}
+
+fn main() {}

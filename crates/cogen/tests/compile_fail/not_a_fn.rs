@@ -1,0 +1,4 @@
+#[cogen::coroutine]
+struct NotAFunction;
+
+fn main() {}
