@@ -19,6 +19,35 @@ const SEND_FLAGS: libc::c_int = 0;
 /// Largest chunk `read_line` asks the OS for at once.
 const LINE_CHUNK: usize = 16 * 1024;
 
+/// Reads at most this much through the scratch buffer; larger reads get their own buffer.
+const SCRATCH_MAX: usize = 64 * 1024;
+
+thread_local! {
+    /// One receive buffer per thread (so per scheduler): `read(max)` receives into it and
+    /// returns an exactly sized copy. A parked read holds no buffer, and a message costs a
+    /// small allocation instead of a `max`-sized one (which glibc may hand back to the OS and
+    /// page-fault in again on every message).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Receives up to `max` bytes into a new, exactly sized vector.
+fn recv_owned(sock: &Socket, max: usize) -> io::Result<Vec<u8>> {
+    if max > SCRATCH_MAX {
+        let mut out = vec![0u8; max];
+        let n = recv(sock, &mut out)?;
+        out.truncate(n);
+        return Ok(out);
+    }
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        if scratch.len() < max {
+            scratch.resize(max, 0);
+        }
+        let n = recv(sock, &mut scratch[..max])?;
+        Ok(scratch[..n].to_vec())
+    })
+}
+
 fn recv(sock: &Socket, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match (&*sock).read(buf) {
@@ -61,14 +90,7 @@ impl IoKind for ReadKind {
         if !rbuf.is_empty() || self.max == 0 {
             return Attempt::Done(Ok(rbuf.take(self.max)));
         }
-        let mut out = vec![0u8; self.max];
-        settle(
-            recv(&src.sock, &mut out).map(|n| {
-                out.truncate(n);
-                out
-            }),
-            false,
-        )
+        settle(recv_owned(&src.sock, self.max), false)
     }
 }
 
