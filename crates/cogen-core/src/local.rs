@@ -6,10 +6,11 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 
 /// One coroutine's local values, keyed by the address of their `CoroutineLocal` static. Each
-/// value is boxed once and stays put until the coroutine ends.
+/// value is boxed once and stays put until the coroutine ends. The list itself is allocated
+/// on first use, so a coroutine that uses no locals pays one pointer.
 #[derive(Default)]
 pub(crate) struct LocalMap {
-    values: RefCell<Vec<(usize, Box<dyn Any>)>>,
+    values: RefCell<Option<Box<Vec<(usize, Box<dyn Any>)>>>>,
 }
 
 thread_local! {
@@ -45,8 +46,8 @@ impl LocalMap {
         let found = self
             .values
             .borrow()
-            .iter()
-            .find(|(k, _)| *k == key)
+            .as_deref()
+            .and_then(|list| list.iter().find(|(k, _)| *k == key))
             .and_then(|(_, v)| v.downcast_ref::<T>().map(|v| v as *const T));
         if let Some(p) = found {
             return p;
@@ -54,7 +55,7 @@ impl LocalMap {
         // `init` runs without a borrow held: it may read other coroutine-locals.
         let boxed: Box<dyn Any> = Box::new(init());
         let p = boxed.downcast_ref::<T>().map(|v| v as *const T).expect("just boxed a T");
-        self.values.borrow_mut().push((key, boxed));
+        self.values.borrow_mut().get_or_insert_with(Box::default).push((key, boxed));
         p
     }
 }

@@ -59,6 +59,12 @@ impl<T> Operation for Join<T> {
         &mut self.opts
     }
 
+    #[inline]
+    fn try_complete(&mut self) -> Option<Self::Output> {
+        // A finished target: the result is there, nobody else is affected.
+        self.target.is_finished().then(|| self.finalize(Outcome::Completed))
+    }
+
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
         if self.target.is_finished() || !cx.join(self.target.id()) {
             return Processed::Complete;
