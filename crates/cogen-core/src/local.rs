@@ -10,8 +10,11 @@ use std::fmt;
 /// on first use, so a coroutine that uses no locals pays one pointer.
 #[derive(Default)]
 pub(crate) struct LocalMap {
-    values: RefCell<Option<Box<Vec<(usize, Box<dyn Any>)>>>>,
+    values: RefCell<Option<Box<LocalList>>>,
 }
+
+/// Values by the address of their `CoroutineLocal` static.
+type LocalList = Vec<(usize, Box<dyn Any>)>;
 
 thread_local! {
     /// The locals of the coroutine being polled on this thread, or null outside a coroutine.
