@@ -1,15 +1,20 @@
 //! The expansion: the function keeps its signature but returns a `Coroutine` wrapping its body
-//! as an `async move` block, with every `yield_!(x)` rewritten to an await on
-//! `IntoYield::into_yield(x)`.
+//! as an `async move` block, with every `yield_!(x)` rewritten to an await on `x` (see
+//! `rewrite`).
+//!
+//! Like an `async fn`, the coroutine owns its arguments until it finishes: a `_guard` or `_`
+//! argument is dropped when the coroutine ends, not when it is built.
 
-use proc_macro2::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
-use quote::{quote, quote_spanned};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
 
 use crate::args::Args;
+use crate::rewrite::{HELPER, Rewriter};
+use crate::validate::Function;
 
-pub(crate) fn coroutine(args: &Args, f: syn::ItemFn) -> TokenStream {
+pub(crate) fn coroutine(args: &Args, f: Function) -> syn::Result<TokenStream> {
     let krate = &args.krate;
-    let syn::ItemFn { attrs, vis, mut sig, block } = f;
+    let Function { attrs, vis, mut sig, body } = f;
     let output = match &sig.output {
         syn::ReturnType::Default => quote!(()),
         syn::ReturnType::Type(_, ty) => quote!(#ty),
@@ -17,100 +22,76 @@ pub(crate) fn coroutine(args: &Args, f: syn::ItemFn) -> TokenStream {
     sig.output = syn::parse_quote! {
         -> #krate::__private::Coroutine<impl #krate::__private::Future<Output = #output>>
     };
-    let name = sig.ident.to_string();
-    let body = match rewrite(quote!(#block), krate) {
-        Ok(body) => body,
-        Err(e) => return e.to_compile_error(),
+    let Some(block) = body else {
+        // A trait method declaration: only the signature changes.
+        return Ok(quote! { #(#attrs)* #vis #sig; });
     };
-    quote! {
+    let holds = hold_arguments(&mut sig);
+    let mut rewriter = Rewriter { used: false };
+    let block = rewriter.rewrite(quote!(#block))?;
+    let helper = rewriter.used.then(|| {
+        let helper = Ident::new(HELPER, Span::call_site());
+        quote! {
+            #[inline(always)]
+            fn #helper<Y: #krate::__private::IntoYield>(y: Y)
+                -> impl #krate::__private::Future<Output = Y::Output>
+            {
+                #krate::__private::IntoYield::into_yield(y)
+            }
+        }
+    });
+    let name = sig.ident.to_string();
+    Ok(quote! {
         #(#attrs)*
         #vis #sig {
-            #krate::__private::coroutine(#name, async move #body)
+            #helper
+            #krate::__private::coroutine(#name, async move {
+                #(#holds)*
+                #block
+            })
         }
-    }
+    })
 }
 
-/// Rewrites `yield_!(x)` (also `cogen::yield_!(x)`) into an await on `x`, at any depth,
-/// including inside other macros' arguments. Rejects `.await`: in a coroutine, only `yield_!`
-/// may suspend.
-fn rewrite(tokens: TokenStream, krate: &syn::Path) -> syn::Result<TokenStream> {
-    let mut out: Vec<TokenTree> = Vec::new();
-    let mut iter = tokens.into_iter().peekable();
-    while let Some(tt) = iter.next() {
-        match tt {
-            TokenTree::Ident(ident) if ident == "yield_" => {
-                let is_bang =
-                    matches!(iter.peek(), Some(TokenTree::Punct(p)) if p.as_char() == '!');
-                if !is_bang {
-                    out.push(TokenTree::Ident(ident));
-                    continue;
-                }
-                let bang = iter.next();
-                match iter.next() {
-                    Some(TokenTree::Group(args)) => {
-                        strip_path_prefix(&mut out);
-                        let inner = rewrite(args.stream(), krate)?;
-                        out.extend(yield_expr(&ident, inner, krate));
-                    }
-                    other => {
-                        return Err(syn::Error::new(
-                            other.map_or(ident.span(), |t| t.span()),
-                            "expected `yield_!(expression)`",
-                        ));
-                    }
-                }
-                drop(bang);
-            }
-            TokenTree::Punct(p) if p.as_char() == '.' => {
-                if let Some(TokenTree::Ident(next)) = iter.peek()
-                    && next == "await"
-                {
-                    return Err(syn::Error::new(
-                        next.span(),
-                        "`.await` cannot suspend a cogen coroutine; use `yield_!(...)` on an \
-                         operation or a coroutine instead",
-                    ));
-                }
-                out.push(TokenTree::Punct(p));
-            }
-            TokenTree::Group(g) => {
-                let mut ng = Group::new(g.delimiter(), rewrite(g.stream(), krate)?);
-                ng.set_span(g.span());
-                out.push(TokenTree::Group(ng));
-            }
-            other => out.push(other),
-        }
+/// What to emit beside a compile error: the item as a coroutine constructor whose body only
+/// panics, so that neither its body (its `yield_!`s) nor its callers add errors of their own.
+/// An item that is not a function is emitted unchanged.
+pub(crate) fn stand_in(args: Option<Args>, item: TokenStream) -> TokenStream {
+    let Ok(mut f) = crate::validate::parse(item.clone()) else { return item };
+    f.sig.asyncness = None;
+    f.sig.constness = None;
+    f.sig.abi = None;
+    f.sig.variadic = None;
+    if f.body.is_some() {
+        f.body = Some(syn::parse_quote!({ ::core::unimplemented!() }));
     }
-    Ok(out.into_iter().collect())
+    f.attrs.push(syn::parse_quote!(#[allow(unused)]));
+    coroutine(&args.unwrap_or_default(), f).unwrap_or(item)
 }
 
-/// Removes a path prefix (`cogen::`, `::cogen::`, `$crate::`) already emitted before `yield_`.
-fn strip_path_prefix(out: &mut Vec<TokenTree>) {
-    loop {
-        let n = out.len();
-        let ends_with_colons = n >= 2
-            && matches!(&out[n - 1], TokenTree::Punct(p) if p.as_char() == ':')
-            && matches!(&out[n - 2], TokenTree::Punct(p) if p.as_char() == ':' && p.spacing() == Spacing::Joint);
-        if !ends_with_colons {
-            return;
-        }
-        out.truncate(n - 2);
-        if let Some(TokenTree::Ident(_)) = out.last() {
-            out.pop();
+/// Makes the coroutine own every argument the body may not mention, as an `async fn` does:
+/// an argument bound by a pattern other than a name is renamed and destructured inside the
+/// body, and a `_name` or `_` argument is held by the body.
+fn hold_arguments(sig: &mut syn::Signature) -> Vec<TokenStream> {
+    let mut holds = Vec::new();
+    for (i, arg) in sig.inputs.iter_mut().enumerate() {
+        let syn::FnArg::Typed(arg) = arg else { continue };
+        match &*arg.pat {
+            syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                let ident = &p.ident;
+                if ident.to_string().starts_with('_') {
+                    holds.push(quote!(let _ = &#ident;));
+                }
+            }
+            _ => {
+                let renamed = Ident::new(&format!("__arg{i}"), Span::mixed_site());
+                let pat = std::mem::replace(&mut *arg.pat, syn::parse_quote!(#renamed));
+                holds.push(match pat {
+                    syn::Pat::Wild(_) => quote!(let _ = &#renamed;),
+                    pat => quote!(let #pat = #renamed;),
+                });
+            }
         }
     }
-}
-
-/// `(IntoYield::into_yield(inner)).await`, spanned at the `yield_` so errors point there.
-fn yield_expr(at: &Ident, inner: TokenStream, krate: &syn::Path) -> TokenStream {
-    let span: Span = at.span();
-    let call = quote_spanned! {span=>
-        #krate::__private::IntoYield::into_yield(#inner)
-    };
-    let mut paren = Group::new(Delimiter::Parenthesis, call);
-    paren.set_span(span);
-    let mut dot = Punct::new('.', Spacing::Alone);
-    dot.set_span(span);
-    let await_kw = Ident::new("await", span);
-    quote!(#paren #dot #await_kw)
+    holds
 }

@@ -1,4 +1,4 @@
-#[cogen::coroutine(fast)]
+#[cogen::coroutine(foo)]
 fn f() {}
 
 fn main() {}

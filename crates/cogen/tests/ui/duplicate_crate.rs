@@ -1,0 +1,4 @@
+#[cogen::coroutine(crate = ::cogen, crate = ::cogen)]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[cogen::coroutine]
+extern "C" fn f() {}
+
+fn main() {}

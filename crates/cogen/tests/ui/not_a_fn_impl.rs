@@ -1,0 +1,8 @@
+struct S;
+
+#[cogen::coroutine]
+impl S {
+    fn f(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[cogen::coroutine(crate = ::not_cogen)]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use cogen::prelude::*;
+
+#[coro]
+fn f() {
+    yield_!();
+}
+
+fn main() {}
