@@ -28,7 +28,10 @@ pub(crate) fn coroutine(args: &Args, f: Function) -> syn::Result<TokenStream> {
     };
     let holds = hold_arguments(&mut sig);
     let mut rewriter = Rewriter { used: false };
-    let block = rewriter.rewrite(quote!(#block))?;
+    // The statements are spliced after the argument bindings: wrapping the whole block would
+    // trip `unused_braces` on a one-expression body.
+    let stmts = &block.stmts;
+    let body = rewriter.rewrite(quote!(#(#stmts)*))?;
     let helper = rewriter.used.then(|| {
         let helper = Ident::new(HELPER, Span::call_site());
         quote! {
@@ -47,7 +50,7 @@ pub(crate) fn coroutine(args: &Args, f: Function) -> syn::Result<TokenStream> {
             #helper
             #krate::__private::coroutine(#name, async move {
                 #(#holds)*
-                #block
+                #body
             })
         }
     })

@@ -1,6 +1,9 @@
 //! Shapes the attribute accepts: free functions and methods, generics and where clauses,
 //! borrowed arguments, `impl Trait`, patterns, `mut` parameters, early return, `?`, a
-//! panic-only body, `yield_!` inside other macros and path-qualified, and the `crate` argument.
+//! panic-only body, `yield_!` inside other macros and path-qualified, the `crate` argument,
+//! trait methods (default and declared), nested items, and `_` arguments. The expansion adds no
+//! warning of its own.
+#![deny(warnings)]
 use std::fmt::Debug;
 
 use cogen::prelude::*;
@@ -90,7 +93,34 @@ fn uses_everything() -> u32 {
     a as u32 + b + g.len() as u32 + p + e
 }
 
+trait Named {
+    #[coro]
+    fn name_len(&self) -> usize;
+
+    #[coro]
+    fn twice(&self) -> usize {
+        yield_!(self.name_len()) * 2
+    }
+}
+
+impl Named for Counter {
+    #[coro]
+    fn name_len(&self) -> usize {
+        self.n as usize
+    }
+}
+
+#[coro]
+fn nested(_: u8, _unused: u8) -> u32 {
+    #[coro]
+    fn inner() -> u32 {
+        yield_!(free(1))
+    }
+    yield_!(inner())
+}
+
 fn main() {
+    let _ = (nested(0, 0), Counter { n: 1 }.twice());
     let mut s = Scheduler::new();
     let h = s.add(uses_everything());
     s.run().expect("runs");
