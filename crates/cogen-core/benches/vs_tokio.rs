@@ -252,42 +252,41 @@ fn canceller(at: Duration) -> usize {
     yield_!(Signal::new(0u32, ()))
 }
 
-/// (total time, peak heap bytes per sleeper beyond its frame, frame size).
-fn cogen_sleepers(n: u64) -> (Duration, f64, usize) {
+/// Total time to register `n` sleepers (deadlines 100-200 ms away), cancel half of them
+/// (a signal at 50 ms) and fire the rest.
+fn cogen_sleepers(n: u64) -> Duration {
     let mut rng = Xorshift(0x2545_F491_4F6C_DD1D);
     let mut s = Scheduler::new();
-    let frame = std::mem::size_of_val(&sleeper(true, Duration::ZERO));
-    let before = live();
     let t = Instant::now();
     for i in 0..n {
         let timeout = Duration::from_millis(100 + rng.next() % 100);
         s.add(sleeper(i % 2 == 0, timeout));
     }
     s.add(canceller(Duration::from_millis(50)));
-    // Run until every sleeper is parked (the canceller is still asleep).
-    while s.run_once(Some(Duration::ZERO)).is_ok_and(|o| o == cogen_core::PassOutcome::Busy)
-        && t.elapsed() < Duration::from_millis(40)
-        && s.dump().coroutines.iter().any(|c| c.state != cogen_core::CoroutineState::Parked)
-    {}
-    let per = (live() - before) as f64 / n as f64 - frame as f64;
     s.run().expect("run");
-    (t.elapsed(), per, frame)
+    t.elapsed()
 }
 
-fn tokio_sleepers(n: u64) -> (Duration, f64, usize) {
+/// Heap per parked sleeper beyond its frame, with deadlines far away (nothing fires while it
+/// is measured), and the frame size.
+fn cogen_sleeper_memory(n: u64) -> (f64, usize) {
+    let mut s = Scheduler::new();
+    let frame = std::mem::size_of_val(&sleeper(true, Duration::ZERO));
+    let before = live();
+    for i in 0..n {
+        s.add(sleeper(i % 2 == 0, Duration::from_secs(3600)));
+    }
+    while s.runnable() > 0 && s.run_once(Some(Duration::ZERO)).is_ok() {}
+    let per = (live() - before) as f64 / n as f64 - frame as f64;
+    drop(s); // cancels them all
+    (per, frame)
+}
+
+fn tokio_sleepers(n: u64) -> Duration {
     tokio_local(async move {
         let mut rng = Xorshift(0x2545_F491_4F6C_DD1D);
         let cancel = Rc::new(tokio::sync::Notify::new());
         let never = Rc::new(tokio::sync::Notify::new());
-        let sample = {
-            let c = Rc::clone(&cancel);
-            async move {
-                let _ = tokio::time::timeout(Duration::ZERO, c.notified()).await;
-            }
-        };
-        let frame = std::mem::size_of_val(&sample);
-        drop(sample);
-        let before = live();
         let t = Instant::now();
         let mut handles = Vec::with_capacity(n as usize);
         for i in 0..n {
@@ -297,16 +296,44 @@ fn tokio_sleepers(n: u64) -> (Duration, f64, usize) {
                 let _ = tokio::time::timeout(timeout, notify.notified()).await;
             }));
         }
-        tokio::task::yield_now().await; // let every task start and park
-        let handles_bytes = handles.capacity() * std::mem::size_of::<tokio::task::JoinHandle<()>>();
-        let per = (live() - before - handles_bytes as isize) as f64 / n as f64 - frame as f64;
         tokio::time::sleep(Duration::from_millis(50)).await;
         cancel.notify_waiters();
         for h in handles {
             let _ = h.await;
         }
-        (t.elapsed(), per, frame)
+        t.elapsed()
     })
+}
+
+fn tokio_sleeper_memory(n: u64) -> (f64, usize) {
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_time().build().expect("tokio runtime");
+    let local = tokio::task::LocalSet::new();
+    let never = Rc::new(tokio::sync::Notify::new());
+    let sample = {
+        let c = Rc::clone(&never);
+        async move {
+            let _ = tokio::time::timeout(Duration::ZERO, c.notified()).await;
+        }
+    };
+    let frame = std::mem::size_of_val(&sample);
+    drop(sample);
+    let before = live();
+    let mut handles = Vec::with_capacity(n as usize);
+    let per = local.block_on(&rt, async {
+        for _ in 0..n {
+            let notify = Rc::clone(&never);
+            handles.push(tokio::task::spawn_local(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(3600), notify.notified()).await;
+            }));
+        }
+        tokio::task::yield_now().await; // every task runs once and parks
+        let handles_bytes = handles.capacity() * std::mem::size_of::<tokio::task::JoinHandle<()>>();
+        (live() - before - handles_bytes as isize) as f64 / n as f64 - frame as f64
+    });
+    drop(handles);
+    drop(local);
+    (per, frame)
 }
 
 fn row(name: &str, cogen: f64, peer: f64, target: f64, unit: &str) {
@@ -349,8 +376,9 @@ fn main() {
         2.0,
         "ns",
     );
-    let (ct, cmem, cframe) = cogen_sleepers(sleepers);
-    let (tt, tmem, tframe) = tokio_sleepers(sleepers);
+    let (ct, tt) = (cogen_sleepers(sleepers), tokio_sleepers(sleepers));
+    let (cmem, cframe) = cogen_sleeper_memory(sleepers);
+    let (tmem, tframe) = tokio_sleeper_memory(sleepers);
     row(
         &format!("5 {sleepers} sleepers: register/cancel/fire"),
         ct.as_secs_f64() * 1e3,

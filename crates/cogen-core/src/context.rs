@@ -97,6 +97,19 @@ impl<'a> OpContext<'a> {
         self.core.wake_at(self.token, deadline);
     }
 
+    /// Removes the current wait from the waiters of signal `id` (on timeout or cancellation),
+    /// in O(1) amortized time.
+    pub fn remove_signal_waiter(&mut self, id: crate::SignalId) {
+        let token = self.token;
+        let core = &mut *self.core;
+        let tasks = &core.tasks;
+        core.signals.remove_waiter(id, token, |t| {
+            matches!(tasks.get(t.task),
+                Some(task) if task.park == t.park
+                    && matches!(task.state, crate::task::TaskState::Parked(_)))
+        });
+    }
+
     /// The signal table.
     #[inline]
     pub fn signals(&mut self) -> &mut SignalTable {

@@ -215,6 +215,11 @@ impl Scheduler {
         self.core.tasks.len() == 0
     }
 
+    /// Number of coroutines in the active queue, ready to run.
+    pub fn runnable(&self) -> usize {
+        self.core.active.len()
+    }
+
     /// Runs until nothing can progress any more: no runnable coroutine, no operation waiting
     /// on I/O, no live timer, no outstanding remote waker. Also returns on [`Remote::stop`].
     ///

@@ -73,15 +73,24 @@ pub struct PendingSignal {
 #[derive(Default)]
 struct Entry {
     waiters: VecDeque<ParkToken>,
+    /// Waiters in `waiters` that gave up (timed out, cancelled) and were not removed yet.
+    stale: usize,
     pending: VecDeque<PendingSignal>,
     in_use: bool,
 }
 
 impl Entry {
     fn is_idle(&self) -> bool {
-        self.waiters.is_empty() && self.pending.is_empty()
+        self.waiters.len() == self.stale && self.pending.is_empty()
+    }
+
+    fn live_waiters(&self) -> usize {
+        self.waiters.len() - self.stale
     }
 }
+
+/// Below this many stale waiters a name's list is never purged.
+const PURGE_MIN_STALE: usize = 64;
 
 /// Idle entries are kept (so a steady wait/signal cycle allocates nothing) until the table
 /// holds this many names; then idle ones are swept and the threshold doubles.
@@ -181,27 +190,44 @@ impl SignalTable {
         self.entry(id).waiters.push_back(token);
     }
 
-    /// Removes a waiter (on timeout or cancellation); true if it was there.
-    pub fn remove_waiter(&mut self, id: SignalId, token: ParkToken) -> bool {
-        let waiters = &mut self.entry(id).waiters;
-        match waiters.iter().position(|t| *t == token) {
-            Some(i) => {
-                waiters.remove(i);
-                true
+    /// Removes a waiter (on timeout or cancellation) in O(1) amortized time: at either end of
+    /// the list it is popped; elsewhere it is counted as stale and left for a later purge
+    /// (a stale token is never woken: its wait has ended). `is_live` tells which tokens still
+    /// wait, for that purge.
+    pub fn remove_waiter(
+        &mut self,
+        id: SignalId,
+        token: ParkToken,
+        is_live: impl Fn(ParkToken) -> bool,
+    ) {
+        let entry = self.entry(id);
+        if entry.waiters.back() == Some(&token) {
+            entry.waiters.pop_back();
+        } else if entry.waiters.front() == Some(&token) {
+            entry.waiters.pop_front();
+        } else {
+            entry.stale += 1;
+            if entry.stale >= PURGE_MIN_STALE && entry.stale * 2 >= entry.waiters.len() {
+                entry.waiters.retain(|t| *t != token && is_live(*t));
+                entry.stale = 0;
             }
-            None => false,
+        }
+        if entry.stale > entry.waiters.len() {
+            entry.stale = entry.waiters.len();
         }
     }
 
     /// Number of coroutines waiting on `id`.
     pub fn waiter_count(&self, id: SignalId) -> usize {
-        self.entries[id.0 as usize].waiters.len()
+        self.entries[id.0 as usize].live_waiters()
     }
 
     /// Takes the whole wait list, in arrival order. Give the (drained) list back with
     /// [`restore_waiters`](Self::restore_waiters) to keep its capacity.
     pub fn take_waiters(&mut self, id: SignalId) -> VecDeque<ParkToken> {
-        std::mem::take(&mut self.entry(id).waiters)
+        let entry = self.entry(id);
+        entry.stale = 0; // stale tokens go too; waking one does nothing
+        std::mem::take(&mut entry.waiters)
     }
 
     /// Returns a list taken by [`take_waiters`](Self::take_waiters), keeping its capacity and
@@ -234,7 +260,7 @@ impl SignalTable {
     pub fn take_ready_pending(&mut self, id: SignalId) -> Option<PendingSignal> {
         let entry = self.entry(id);
         let first = *entry.pending.front()?;
-        if entry.waiters.len() >= first.recipients { entry.pending.pop_front() } else { None }
+        if entry.live_waiters() >= first.recipients { entry.pending.pop_front() } else { None }
     }
 
     /// Number of names with waiters or held signals.
@@ -271,13 +297,35 @@ mod tests {
         for i in 0..3 {
             t.add_waiter(id, token(i));
         }
-        assert!(t.remove_waiter(id, token(1)));
-        assert!(!t.remove_waiter(id, token(1)));
+        t.remove_waiter(id, token(1), |_| true); // in the middle: counted stale, left in place
+        assert_eq!(t.waiter_count(id), 2);
+        t.remove_waiter(id, token(2), |_| true); // at the back: popped
+        assert_eq!(t.waiter_count(id), 1);
         let mut list = t.take_waiters(id);
-        assert_eq!(list.drain(..).collect::<Vec<_>>(), vec![token(0), token(2)]);
+        assert_eq!(list.drain(..).collect::<Vec<_>>(), vec![token(0), token(1)]);
         t.add_waiter(id, token(9));
         t.restore_waiters(id, list);
         assert_eq!(t.waiter_count(id), 1);
+    }
+
+    #[test]
+    fn many_removals_stay_cheap_and_purge_stale_waiters() {
+        let mut t = SignalTable::default();
+        let id = t.intern("crowd");
+        for i in 0..10_000 {
+            t.add_waiter(id, token(i));
+        }
+        // Waiters 1..9000 give up one by one, from the middle of the list: each removal is
+        // O(1), and purges keep the list within twice the live waiters.
+        let removed_upto = std::cell::Cell::new(0u32);
+        for i in 1..9_000 {
+            removed_upto.set(i);
+            let live = |tok: ParkToken| !(1..=removed_upto.get()).contains(&tok.task.index);
+            t.remove_waiter(id, token(i), live);
+            let len = t.entries[id.0 as usize].waiters.len();
+            assert!(len <= 2 * t.waiter_count(id) + PURGE_MIN_STALE, "{len} kept at {i}");
+        }
+        assert_eq!(t.waiter_count(id), 1_001);
     }
 
     #[test]

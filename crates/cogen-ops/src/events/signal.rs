@@ -307,8 +307,7 @@ where
 
     fn cleanup(&mut self, cx: &mut OpContext<'_>) {
         if let Some(id) = self.id {
-            let token = cx.park_token();
-            cx.signals().remove_waiter(id, token);
+            cx.remove_signal_waiter(id);
         }
     }
 }
