@@ -41,6 +41,7 @@ mod parse;
 mod request;
 mod response;
 mod server;
+mod static_files;
 
 pub use config::Config;
 pub use error::{Error, ProtocolError};
@@ -48,3 +49,4 @@ pub use handler::{BodyLimit, BoxFuture, Handler, LogLine, Logged, Router};
 pub use request::Request;
 pub use response::ResponseWriter;
 pub use server::Server;
+pub use static_files::StaticFiles;

@@ -140,6 +140,56 @@ impl ResponseWriter {
         Ok(())
     }
 
+    /// Sends `len` bytes of `file` from `offset` as the body (zero-copy `sendfile(2)` on
+    /// Linux), with `status` and `headers`; `content-length` is set to `len`. For `HEAD`, the
+    /// head only.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Response` if a response was already started; `Error::Io` if the client is gone
+    /// or the file is shorter than `offset + len` (the connection then closes).
+    #[cogen::coroutine]
+    pub fn send_file<K, V>(
+        &mut self,
+        status: StatusCode,
+        headers: impl IntoIterator<Item = (K, V)>,
+        file: &std::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), Error>
+    where
+        K: AsRef<str>,
+        V: AsRef<[u8]>,
+    {
+        let mut list = Vec::new();
+        for (k, v) in headers {
+            let name = HeaderName::from_bytes(k.as_ref().as_bytes())
+                .map_err(|_| Error::InvalidHeader(k.as_ref().to_owned()))?;
+            let value = HeaderValue::from_bytes(v.as_ref())
+                .map_err(|_| Error::InvalidHeader(format!("value of {name}")))?;
+            list.push((name, value));
+        }
+        start_head(&self.conn, status, list.iter().map(|(k, v)| (k, v)), Some(len))?;
+        let head_only = {
+            let mut state = self.conn.response.borrow_mut();
+            state.phase = Phase::Finished;
+            state.head_request || state.framing == Framing::NoBody
+        };
+        yield_!(flush(&self.conn))?;
+        if head_only || len == 0 {
+            return Ok(());
+        }
+        let sent = yield_!(self.conn.stream.sendfile(file, offset, len))?;
+        if sent < len {
+            self.conn.response.borrow_mut().keep_alive = false;
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file ended before the declared length",
+            )));
+        }
+        Ok(())
+    }
+
     /// True once the status and headers were committed.
     pub fn is_started(&self) -> bool {
         self.conn.response.borrow().started()
