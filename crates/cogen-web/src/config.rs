@@ -21,6 +21,10 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Unread body bytes the server drains before the next request; beyond that it closes.
 pub const DEFAULT_MAX_DRAIN: u64 = 256 * 1024;
 
+/// Connections served at once; beyond that, new ones wait in the listen backlog and accepting
+/// resumes as others close. Each costs a coroutine and a socket, so the bound is generous.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
 /// The server's limits and timeouts.
 ///
 /// # Examples
@@ -47,6 +51,8 @@ pub struct Config {
     pub body_timeout: Duration,
     /// See [`DEFAULT_MAX_DRAIN`].
     pub max_drain: u64,
+    /// See [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -60,6 +66,7 @@ impl Default for Config {
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_drain: DEFAULT_MAX_DRAIN,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

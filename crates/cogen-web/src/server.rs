@@ -11,6 +11,7 @@ use cogen::prelude::*;
 use crate::config::Config;
 use crate::conn::{Conn, serve_connection};
 use crate::date::DateCache;
+use crate::error::Error;
 use crate::handler::Handler;
 
 /// An HTTP/1.1 server. `serve()` is a coroutine: add it to a scheduler (one per core, with
@@ -72,17 +73,50 @@ impl<H: Handler> Server<H> {
         self.listener.local_addr()
     }
 
-    /// Accepts connections forever, one coroutine each.
+    /// Accepts connections forever, one coroutine each, at most `max_connections` at once
+    /// (the others wait in the listen backlog until a connection closes).
     #[cogen::coroutine]
     pub fn serve(self) -> io::Result<()> {
         let date = Rc::new(DateCache::default());
+        // One token per free connection slot; a connection gives its token back when it ends,
+        // whatever way it ends (its guard's drop).
+        let slots: Queue<()> = Queue::unbounded();
+        for _ in 0..self.config.max_connections.max(1) {
+            let _ = slots.try_put(());
+        }
         loop {
-            let (stream, peer) = yield_!(self.listener.accept())?;
+            if yield_!(slots.get()).is_err() {
+                return Ok(());
+            }
+            let (stream, peer) = match yield_!(self.listener.accept()) {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    let _ = slots.try_put(());
+                    return Err(e);
+                }
+            };
             let _ = stream.set_nodelay(true);
             let conn = Conn::new(stream, peer, Rc::clone(&self.config), Rc::clone(&date));
-            yield_!(Spawn::new(serve_connection(Rc::new(conn), Rc::clone(&self.handler))));
+            let slot = SlotGuard(slots.clone());
+            yield_!(Spawn::new(connection(Rc::new(conn), Rc::clone(&self.handler), slot)));
         }
     }
+}
+
+/// Gives a connection slot back when dropped.
+struct SlotGuard(Queue<()>);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let _ = self.0.try_put(());
+    }
+}
+
+/// One connection, holding its slot until it ends.
+#[cogen::coroutine]
+fn connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>, slot: SlotGuard) -> Result<(), Error> {
+    let _slot = slot;
+    yield_!(serve_connection(conn, handler))
 }
 
 impl<H> fmt::Debug for Server<H> {

@@ -448,3 +448,30 @@ fn python_http_client_talks_to_the_server() -> io::Result<()> {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
     Ok(())
 }
+
+#[test]
+fn excess_connections_wait_until_others_close() -> io::Result<()> {
+    let s = start(echo, Config { max_connections: 2, ..Config::default() })?;
+    let mut a = connect(&s)?;
+    let mut b = connect(&s)?;
+    for c in [&mut a, &mut b] {
+        c.write_all(b"GET /held HTTP/1.1\r\nHost: x\r\n\r\n")?;
+        assert_eq!(read_response(c, false)?.0, 200);
+    }
+    // A third connection is in the backlog: its request is not answered...
+    let mut third = connect(&s)?;
+    third.write_all(b"GET /third HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    third.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut byte = [0u8; 1];
+    let waited = third.read(&mut byte);
+    assert!(
+        matches!(waited, Err(ref e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)),
+        "{waited:?}"
+    );
+    // ...until one of the first two closes.
+    drop(a);
+    third.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let (status, _, body) = read_response(&mut third, false)?;
+    assert_eq!((status, body), (200, b"GET /third ".to_vec()));
+    Ok(())
+}
