@@ -58,6 +58,13 @@ impl RemoteShared {
         self.outstanding.load(Ordering::Acquire)
     }
 
+    /// True if wake-ups were pushed and not drained yet. A waker pushes its wake before it
+    /// stops counting as outstanding, so checking `outstanding()` first, then this, never
+    /// misses a wake-up that is on its way.
+    pub(crate) fn has_pending_wakes(&self) -> bool {
+        self.has_wakes.load(Ordering::Acquire)
+    }
+
     pub(crate) fn new_waker(self: &Arc<Self>, token: ParkToken) -> RemoteWaker {
         self.outstanding.fetch_add(1, Ordering::AcqRel);
         RemoteWaker { shared: Arc::clone(self), token, armed: true }

@@ -275,7 +275,9 @@ impl Scheduler {
         // 3. Compute the wait, or finish.
         let runnable = !core.active.is_empty();
         let io_waiting = core.reactor.waiting() > 0;
-        let remote_waiting = core.remote.outstanding() > 0;
+        // A wake fired since this pass drained them is not outstanding any more but is still
+        // to be delivered: count it, or the run would end as stalled with it in flight.
+        let remote_waiting = core.remote.outstanding() > 0 || core.remote.has_pending_wakes();
         let timers_live = core.timers.live() > 0;
         if !runnable && !io_waiting && !remote_waiting && !timers_live {
             core.timers.clear_if_idle();
