@@ -161,7 +161,7 @@ impl<'a> OpContext<'a> {
     }
 
     /// A waker that another thread can fire once to wake the current wait with
-    /// [`Event::Remote`]. While it is alive, `run` keeps waiting for it.
+    /// [`Event::Remote`]. While it is alive and the wait is current, `run` keeps waiting for it.
     pub fn remote_waker(&mut self) -> RemoteWaker {
         self.core.remote.new_waker(self.token)
     }

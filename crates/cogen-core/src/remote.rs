@@ -14,8 +14,11 @@ pub(crate) struct RemoteShared {
     stop: AtomicBool,
     has_wakes: AtomicBool,
     wakes: Mutex<Vec<ParkToken>>,
-    /// Remote wakers handed out and not yet fired or dropped: they keep `run` alive.
+    /// Remote wakers handed out and not yet fired or dropped.
     outstanding: AtomicUsize,
+    /// Their tokens, one entry per waker: those whose wait is still current keep `run` alive
+    /// (a waker outliving its wait, which timed out say, is stale and does not).
+    armed: Mutex<Vec<ParkToken>>,
 }
 
 impl RemoteShared {
@@ -26,6 +29,7 @@ impl RemoteShared {
             has_wakes: AtomicBool::new(false),
             wakes: Mutex::new(Vec::new()),
             outstanding: AtomicUsize::new(0),
+            armed: Mutex::new(Vec::new()),
         }
     }
 
@@ -54,18 +58,32 @@ impl RemoteShared {
         self.stop.swap(false, Ordering::AcqRel)
     }
 
-    pub(crate) fn outstanding(&self) -> usize {
-        self.outstanding.load(Ordering::Acquire)
+    /// True if a remote waker not yet fired or dropped belongs to a wait for which
+    /// `is_current` holds (the scheduler thread only).
+    pub(crate) fn any_armed(&self, is_current: impl Fn(ParkToken) -> bool) -> bool {
+        self.outstanding.load(Ordering::Acquire) > 0
+            && self.armed.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|t| is_current(*t))
+    }
+
+    /// A waker was fired or dropped.
+    fn disarm(&self, token: ParkToken) {
+        let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = armed.iter().position(|t| *t == token) {
+            armed.swap_remove(i);
+        }
+        drop(armed);
+        self.outstanding.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// True if wake-ups were pushed and not drained yet. A waker pushes its wake before it
-    /// stops counting as outstanding, so checking `outstanding()` first, then this, never
-    /// misses a wake-up that is on its way.
+    /// is disarmed, so checking `any_armed` first, then this, never misses a wake-up that is
+    /// on its way.
     pub(crate) fn has_pending_wakes(&self) -> bool {
         self.has_wakes.load(Ordering::Acquire)
     }
 
     pub(crate) fn new_waker(self: &Arc<Self>, token: ParkToken) -> RemoteWaker {
+        self.armed.lock().unwrap_or_else(|e| e.into_inner()).push(token);
         self.outstanding.fetch_add(1, Ordering::AcqRel);
         RemoteWaker { shared: Arc::clone(self), token, armed: true }
     }
@@ -123,7 +141,8 @@ impl fmt::Debug for Remote {
 
 /// Wakes one parked operation from another thread, once. Made by
 /// [`OpContext::remote_waker`](crate::OpContext::remote_waker) while the operation is being
-/// processed. Until it is fired or dropped, the scheduler's `run` keeps waiting for it.
+/// processed. Until it is fired or dropped, the scheduler's `run` keeps waiting for it, as long
+/// as that wait is current (a waker that outlives its wait, which timed out say, is stale).
 ///
 /// # Examples
 ///
@@ -144,14 +163,14 @@ impl RemoteWaker {
     pub fn wake(mut self) {
         self.armed = false;
         self.shared.push_wake(self.token);
-        self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+        self.shared.disarm(self.token);
     }
 }
 
 impl Drop for RemoteWaker {
     fn drop(&mut self) {
         if self.armed {
-            self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+            self.shared.disarm(self.token);
             self.shared.notify();
         }
     }

@@ -221,7 +221,7 @@ impl Scheduler {
     }
 
     /// Runs until nothing can progress any more: no runnable coroutine, no operation waiting
-    /// on I/O, no live timer, no outstanding remote waker. Also returns on [`Remote::stop`].
+    /// on I/O, no live timer, no remote waker outstanding for a current wait. Also returns on [`Remote::stop`].
     ///
     /// # Errors
     ///
@@ -275,9 +275,12 @@ impl Scheduler {
         // 3. Compute the wait, or finish.
         let runnable = !core.active.is_empty();
         let io_waiting = core.reactor.waiting() > 0;
-        // A wake fired since this pass drained them is not outstanding any more but is still
-        // to be delivered: count it, or the run would end as stalled with it in flight.
-        let remote_waiting = core.remote.outstanding() > 0 || core.remote.has_pending_wakes();
+        // A remote waker keeps the run alive while its wait is current (not once that wait
+        // timed out, say). A wake fired since this pass drained them is not armed any more but
+        // is still to be delivered: count it, or the run would end as stalled with it in
+        // flight.
+        let remote_waiting =
+            core.remote.any_armed(|t| core.is_waiting(t)) || core.remote.has_pending_wakes();
         let timers_live = core.timers.live() > 0;
         if !runnable && !io_waiting && !remote_waiting && !timers_live {
             core.timers.clear_if_idle();

@@ -315,3 +315,26 @@ fn a_remote_wake_in_flight_is_never_taken_for_a_stall() -> Result<(), Error> {
     assert!(stalls.is_empty(), "spurious stalls in runs {stalls:?}");
     Ok(())
 }
+
+#[coro]
+fn gives_up_on_thread() -> bool {
+    let op = FromThread { opts: OpOptions::default(), delay: Duration::from_secs(10), fire: true };
+    yield_!(op.timeout(Duration::from_millis(50)))
+}
+
+/// A remote waker whose wait is over (here, timed out) is stale: the helper thread still
+/// holding it (for 10 s) does not keep `run` alive. The 5 s bound is a hang guard.
+#[test]
+fn a_stale_remote_waker_does_not_keep_run_alive() -> Result<(), Error> {
+    let (took, woken) = bounded(HANG_GUARD, || -> Result<_, Error> {
+        let mut s = Scheduler::new();
+        let h = s.add(gives_up_on_thread());
+        let start = Instant::now();
+        s.run()?;
+        Ok((start.elapsed(), h.take_result().transpose()?))
+    })?;
+    assert_eq!(woken, Some(false), "the wait timed out");
+    assert!(took >= Duration::from_millis(50), "{took:?}");
+    assert!(took < Duration::from_secs(5), "run waited {took:?} for a stale waker");
+    Ok(())
+}
