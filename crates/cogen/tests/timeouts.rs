@@ -319,3 +319,69 @@ fn no_stale_timer_keeps_run_alive() -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[coro]
+fn held_without_recipients() -> usize {
+    yield_!(Signal::new("nobody listens", ()).recipients(1))
+}
+
+/// The default timeout also bounds a held signal (it is withdrawn and gives 0).
+#[test]
+fn the_default_timeout_applies_to_a_held_signal() -> Result<(), Error> {
+    for p in PRIORITIES {
+        let mut s = Scheduler::builder()
+            .default_priority(p)
+            .default_timeout(Duration::from_millis(20))
+            .build()?;
+        let h = s.add(held_without_recipients());
+        let start = Instant::now();
+        s.run()?;
+        assert!(start.elapsed() >= Duration::from_millis(20), "{p:?}");
+        assert_eq!(h.take_result().transpose()?, Some(0), "{p:?}");
+    }
+    Ok(())
+}
+
+#[coro]
+fn crowd_member() -> Result<u8, Error> {
+    yield_!(WaitForSignal::<u8>::new("crowd").timeout(Duration::from_secs(10)))
+}
+
+#[coro]
+fn release_crowd_then_sleep(log: util::Log<u64>) -> usize {
+    yield_!(Pass::new());
+    let n = yield_!(Signal::new("crowd", 1u8));
+    for ms in [50, 10, 30] {
+        yield_!(Spawn::new(sleeps_and_records(log.clone(), ms)));
+    }
+    n
+}
+
+#[coro]
+fn sleeps_and_records(log: util::Log<u64>, ms: u64) {
+    yield_!(Sleep::new(Duration::from_millis(ms)));
+    log.push(ms);
+}
+
+/// Two thousand waits with 10 s timeouts end early, leaving that many dead timers (enough for
+/// the timer heap to compact): the live sleepers started afterwards still fire, in order, and
+/// the dead timers do not keep `run` alive.
+#[test]
+fn many_dead_timers_do_not_disturb_the_live_ones() -> Result<(), Error> {
+    let (took, n, order, all_ok) = bounded(HANG_GUARD, || -> Result<_, Error> {
+        let log = util::Log::new();
+        let mut s = Scheduler::new();
+        let crowd: Vec<_> = (0..2000).map(|_| s.add(crowd_member())).collect();
+        let h = s.add(release_crowd_then_sleep(log.clone()));
+        let start = Instant::now();
+        s.run()?;
+        let took = start.elapsed();
+        let all_ok = crowd.iter().all(|c| matches!(c.take_result(), Some(Ok(Ok(1)))));
+        Ok((took, h.take_result().transpose()?, log.get(), all_ok))
+    })?;
+    assert_eq!(n, Some(2000));
+    assert!(all_ok);
+    assert_eq!(order, [10, 30, 50]);
+    assert!(took < Duration::from_secs(5), "dead timers kept run alive for {took:?}");
+    Ok(())
+}
