@@ -96,14 +96,7 @@ impl ResponseWriter {
         K: AsRef<str>,
         V: AsRef<[u8]>,
     {
-        let mut list = Vec::new();
-        for (k, v) in headers {
-            let name = HeaderName::from_bytes(k.as_ref().as_bytes())
-                .map_err(|_| Error::InvalidHeader(k.as_ref().to_owned()))?;
-            let value = HeaderValue::from_bytes(v.as_ref())
-                .map_err(|_| Error::InvalidHeader(format!("value of {name}")))?;
-            list.push((name, value));
-        }
+        let list = header_list(headers)?;
         start_head(&self.conn, status, list.iter().map(|(k, v)| (k, v)), None)
     }
 
@@ -161,14 +154,7 @@ impl ResponseWriter {
         K: AsRef<str>,
         V: AsRef<[u8]>,
     {
-        let mut list = Vec::new();
-        for (k, v) in headers {
-            let name = HeaderName::from_bytes(k.as_ref().as_bytes())
-                .map_err(|_| Error::InvalidHeader(k.as_ref().to_owned()))?;
-            let value = HeaderValue::from_bytes(v.as_ref())
-                .map_err(|_| Error::InvalidHeader(format!("value of {name}")))?;
-            list.push((name, value));
-        }
+        let list = header_list(headers)?;
         start_head(&self.conn, status, list.iter().map(|(k, v)| (k, v)), Some(len))?;
         let head_only = {
             let mut state = self.conn.response.borrow_mut();
@@ -200,6 +186,26 @@ impl fmt::Debug for ResponseWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseWriter").field("state", &self.conn.response.borrow()).finish()
     }
+}
+
+/// Checks caller-given header names and values.
+fn header_list<K, V>(
+    headers: impl IntoIterator<Item = (K, V)>,
+) -> Result<Vec<(HeaderName, HeaderValue)>, Error>
+where
+    K: AsRef<str>,
+    V: AsRef<[u8]>,
+{
+    headers
+        .into_iter()
+        .map(|(k, v)| {
+            let name = HeaderName::from_bytes(k.as_ref().as_bytes())
+                .map_err(|_| Error::InvalidHeader(k.as_ref().to_owned()))?;
+            let value = HeaderValue::from_bytes(v.as_ref())
+                .map_err(|_| Error::InvalidHeader(format!("value of {name}")))?;
+            Ok((name, value))
+        })
+        .collect()
 }
 
 fn status_has_body(status: StatusCode) -> bool {
