@@ -90,6 +90,32 @@ pub fn open_fds(pid: u32) -> io::Result<usize> {
     Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
 }
 
+/// Busy and total time of one CPU since boot, in clock ticks (from `/proc/stat`). The busy
+/// share of a window is the difference of two readings.
+///
+/// # Errors
+///
+/// The read error, or `NotFound` if the CPU has no line.
+pub fn cpu_ticks(cpu: usize) -> io::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let label = format!("cpu{cpu}");
+    let line =
+        stat.lines().find(|l| l.split_whitespace().next() == Some(label.as_str())).ok_or_else(
+            || io::Error::new(io::ErrorKind::NotFound, format!("no {label} in /proc/stat")),
+        )?;
+    // user nice system idle iowait irq softirq steal ...
+    let ticks: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    Ok((total - idle, total))
+}
+
+/// The busy share (0..=1) of a CPU between two [`cpu_ticks`] readings.
+pub fn busy_share(before: (u64, u64), after: (u64, u64)) -> f64 {
+    let total = after.1.saturating_sub(before.1);
+    if total == 0 { 0.0 } else { after.0.saturating_sub(before.0) as f64 / total as f64 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +126,8 @@ mod tests {
         assert!(status_bytes(me, "VmRSS")? > 0);
         assert!(!status_text(me, "Cpus_allowed_list")?.is_empty());
         assert!(open_fds(me)? >= 3);
+        let (busy, total) = cpu_ticks(0)?;
+        assert!(busy <= total);
         Ok(())
     }
 

@@ -35,7 +35,9 @@ mod trace;
 use std::io;
 use std::time::{Duration, Instant};
 
-use cogen_bench::{open_fds, pin_to_cpu, raise_nofile_limit, status_bytes, status_text};
+use cogen_bench::{
+    busy_share, cpu_ticks, open_fds, pin_to_cpu, raise_nofile_limit, status_bytes, status_text,
+};
 use load::{Load, Stop};
 use report::{Row, Target, median, percentile_us};
 use server::{Binaries, Kind, Server};
@@ -109,6 +111,8 @@ struct Closed {
     per_sec: Vec<f64>,
     p50_us: Vec<f64>,
     p99_us: Vec<f64>,
+    /// Busy shares of the server's and the load generator's CPU during each measure.
+    busy: Vec<(f64, f64)>,
 }
 
 /// Memory growth of a server holding idle connections, in bytes per connection.
@@ -218,6 +222,18 @@ fn run(cfg: &Config) -> io::Result<()> {
             Target::None,
         ),
         Row::new(
+            format!("server CPU busy %, {CONNS} conns"),
+            median(many[0].busy.iter().map(|b| b.0 * 100.0).collect()),
+            median(many[1].busy.iter().map(|b| b.0 * 100.0).collect()),
+            Target::None,
+        ),
+        Row::new(
+            format!("load-generator CPU busy %, {CONNS} conns"),
+            median(many[0].busy.iter().map(|b| b.1 * 100.0).collect()),
+            median(many[1].busy.iter().map(|b| b.1 * 100.0).collect()),
+            Target::None,
+        ),
+        Row::new(
             "round trips/s, 1 conn (median)",
             median(one[0].per_sec.clone()),
             median(one[1].per_sec.clone()),
@@ -309,12 +325,15 @@ fn closed_loops(bins: &Binaries, cfg: &Config) -> io::Result<([Closed; 2], [Clos
                 let r = &mut results[i];
                 closed_loop(s, cfg, conns, r)?;
                 println!(
-                    "round {} {:>5} {conns:>2} conn(s): {:>9.0} round trips/s, p50 {:.1} us, p99 {:.1} us",
+                    "round {} {:>5} {conns:>2} conn(s): {:>9.0} round trips/s, p50 {:.1} us, \
+                     p99 {:.1} us, CPU busy: server {:.0}%, load {:.0}%",
                     round + 1,
                     s.kind.name(),
                     r.per_sec.last().copied().unwrap_or(f64::NAN),
                     r.p50_us.last().copied().unwrap_or(f64::NAN),
                     r.p99_us.last().copied().unwrap_or(f64::NAN),
+                    r.busy.last().map_or(f64::NAN, |b| b.0 * 100.0),
+                    r.busy.last().map_or(f64::NAN, |b| b.1 * 100.0),
                 );
             }
         }
@@ -331,8 +350,12 @@ fn closed_loop(
 ) -> io::Result<()> {
     let mut load = Load::connect(server.addr, conns)?;
     load.run(Stop::After(cfg.warmup), false)?;
+    let ticks = (cpu_ticks(SERVER_CPU)?, cpu_ticks(LOAD_CPU)?);
     let mut out = load.run(Stop::After(cfg.duration), true)?;
+    let busy =
+        (busy_share(ticks.0, cpu_ticks(SERVER_CPU)?), busy_share(ticks.1, cpu_ticks(LOAD_CPU)?));
     server.check_alive()?;
+    into.busy.push(busy);
     into.per_sec.push(out.per_sec());
     into.p50_us.push(percentile_us(&mut out.latencies_ns, 50.0));
     into.p99_us.push(percentile_us(&mut out.latencies_ns, 99.0));
