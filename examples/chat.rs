@@ -1,0 +1,446 @@
+//! A comet chat, after the original cogen's chat demo: one page, a little plain JavaScript
+//! that long-polls for new messages, and a server whose pull handlers simply wait on a
+//! [`PubSub`] inside the response.
+//!
+//! Run: `cargo run -p cogen-examples --bin chat -- --addr 127.0.0.1:8000`, then open
+//! <http://127.0.0.1:8000/> in two browser windows. The first line on stdout is the
+//! listening URL (with `--addr 127.0.0.1:0`, the port the OS chose).
+//!
+//! Poke it without a browser:
+//! ```text
+//! curl 'http://127.0.0.1:8000/pull'                      # join: {"next":0,"skipped":0,"messages":[]}
+//! curl 'http://127.0.0.1:8000/pull?since=0'              # waits for the next message (10 s)
+//! curl --data-binary 'hello' http://127.0.0.1:8000/push  # in another shell
+//! ```
+//!
+//! # Protocol
+//!
+//! - `GET /`: the page.
+//! - `GET /pull`: joins. Answers at once with the last few messages and the cursor to
+//!   continue from: `{"next":N,"skipped":0,"messages":["...", ...]}`.
+//! - `GET /pull?since=N`: the messages numbered `N` and later. If there are some, at once;
+//!   otherwise it waits for the next one, up to the poll timeout (`--poll-timeout`, 10 s), and
+//!   then answers `204 No Content`, after which the page simply asks again with the same `N`.
+//!   `skipped` counts messages the server no longer keeps (see below).
+//! - `POST /push`: the body (UTF-8 text, at most [`MAX_MESSAGE_BYTES`]) is a message.
+//!   `200` with `{"seq":N}`, `400` for an empty or non-UTF-8 one, `413` for a longer one.
+//!
+//! # Why a cursor: no message lost, nothing leaked
+//!
+//! Every message gets a sequence number, and the room keeps the last `--history` messages
+//! (1000 by default) in a log. A client holds the cursor — the number of the next message it
+//! wants — and sends it back with every pull, so the server keeps *no state per client*:
+//!
+//! - Nothing is lost between polls. A message published while a client is between two pulls
+//!   is in the log, and the next pull (with the old cursor) returns it at once. Only a client
+//!   that falls more than `--history` messages behind misses some, and it is told how many
+//!   (`skipped`), never silently — the same contract as `PubSub`'s `Lagged`.
+//! - Nothing leaks when a browser goes away. A pull holds a [`Subscriber`] only while it
+//!   waits, at most the poll timeout; then it answers (into a closed socket, if the browser
+//!   left), the connection ends and the subscriber is dropped. There is no map of clients to
+//!   expire.
+//! - No race between "is there anything?" and "wait for the next one": a pull that finds
+//!   nothing new subscribes before it yields, and nothing else runs on the scheduler in
+//!   between, so the subscriber gets every message numbered from the cursor on.
+//!
+//! A per-client subscriber kept in a map between polls would lose nothing either, but it
+//! needs client ids, an expiry sweep, and keeps a queue growing for every vanished browser
+//! until the sweep; the cursor needs none of that.
+//!
+//! The page escapes nothing itself: it shows each message with `textContent`, so `<b>&`
+//! displays as typed.
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use cogen::prelude::*;
+use cogen::queue::FetchError;
+use cogen_web::{BodyLimit, Error, Logged, Request, ResponseWriter, Router, Server};
+use http::StatusCode;
+
+/// Largest message, in bytes. A chat line, not a file upload: 4 KiB is a long paragraph,
+/// and bounds what one push makes every client download.
+const MAX_MESSAGE_BYTES: usize = 4096;
+/// Messages kept for clients between polls (`--history`); a client further behind is told
+/// how many it missed. 1000 lines of at most 4 KiB bound the log to 4 MiB.
+const DEFAULT_HISTORY: usize = 1000;
+/// How long a pull waits for a message (`--poll-timeout`): short enough that proxies and
+/// browsers do not give up on the request first, long enough to be cheap.
+const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages a joining client is given to start with.
+const JOIN_BACKLOG: u64 = 50;
+/// The default address.
+const DEFAULT_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 8000);
+
+/// One chat line and its sequence number.
+#[derive(Clone, Debug)]
+struct Message {
+    seq: u64,
+    text: Rc<str>,
+}
+
+/// What a pull answers: the messages from a cursor on, and the cursor to continue from.
+#[derive(Debug)]
+struct Batch {
+    next: u64,
+    skipped: u64,
+    messages: Vec<Rc<str>>,
+}
+
+/// The chat room: the message log, and the feed that wakes waiting pulls.
+#[derive(Debug)]
+struct Room {
+    log: RefCell<VecDeque<Message>>,
+    /// Sequence number of the next message.
+    next: Cell<u64>,
+    history: usize,
+    poll_timeout: Duration,
+    feed: PubSub<Message>,
+}
+
+impl Room {
+    fn new(history: usize, poll_timeout: Duration) -> Self {
+        Room {
+            log: RefCell::new(VecDeque::new()),
+            next: Cell::new(0),
+            history,
+            poll_timeout,
+            feed: PubSub::with_history(history),
+        }
+    }
+
+    /// Numbers `text` and keeps it in the log (dropping the oldest beyond the history).
+    fn append(&self, text: &str) -> Message {
+        let msg = Message { seq: self.next.get(), text: text.into() };
+        self.next.set(msg.seq + 1);
+        let mut log = self.log.borrow_mut();
+        log.push_back(msg.clone());
+        while log.len() > self.history {
+            log.pop_front();
+        }
+        msg
+    }
+
+    /// Sequence number of the oldest kept message.
+    fn first(&self) -> u64 {
+        self.log.borrow().front().map_or(self.next.get(), |m| m.seq)
+    }
+
+    /// The kept messages numbered `cursor` and later. A cursor older than the log counts
+    /// the lost messages in `skipped`; one beyond the end (from before a server restart)
+    /// starts again from the oldest kept.
+    fn read_from(&self, cursor: u64) -> Batch {
+        let (first, next) = (self.first(), self.next.get());
+        let start = if cursor > next { first } else { cursor.max(first) };
+        let skipped = first.saturating_sub(cursor);
+        let log = self.log.borrow();
+        let from = usize::try_from(start - first).unwrap_or(usize::MAX);
+        let messages = log.iter().skip(from).map(|m| Rc::clone(&m.text)).collect();
+        Batch { next, skipped, messages }
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl Batch {
+    fn to_json(&self) -> String {
+        let mut out =
+            format!("{{\"next\":{},\"skipped\":{},\"messages\":[", self.next, self.skipped);
+        for (i, m) in self.messages.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_string(&mut out, m);
+        }
+        out.push_str("]}");
+        out
+    }
+}
+
+/// A response with a body and a content type, never cached (every answer is live).
+fn reply(
+    status: StatusCode,
+    content_type: &str,
+    body: impl Into<String>,
+) -> Result<http::Response<String>, Error> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("cache-control", "no-store")
+        .body(body.into())
+        .map_err(|e| Error::Handler(e.to_string()))
+}
+
+fn text(status: StatusCode, body: &str) -> Result<http::Response<String>, Error> {
+    reply(status, "text/plain; charset=utf-8", format!("{body}\n"))
+}
+
+/// The `since` parameter of a query string: `Ok(None)` if absent.
+fn parse_since(query: Option<&str>) -> Result<Option<u64>, std::num::ParseIntError> {
+    let Some(query) = query else { return Ok(None) };
+    let value = query.split('&').find_map(|pair| pair.strip_prefix("since="));
+    value.map(str::parse).transpose()
+}
+
+#[coro]
+fn page(html: Rc<str>, req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    let response = if req.path() == "/" {
+        reply(StatusCode::OK, "text/html; charset=utf-8", &*html)?
+    } else {
+        text(StatusCode::NOT_FOUND, "404 Not Found")?
+    };
+    yield_!(res.send(response))
+}
+
+#[coro]
+fn pull(room: Rc<Room>, req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    let batch = match parse_since(req.query()) {
+        Err(_) => return yield_!(res.send(text(StatusCode::BAD_REQUEST, "bad since")?)),
+        // Joining: the recent messages, and the cursor.
+        Ok(None) => room.read_from(room.next.get().saturating_sub(JOIN_BACKLOG)),
+        Ok(Some(cursor)) if cursor != room.next.get() => room.read_from(cursor),
+        Ok(Some(cursor)) => {
+            // Nothing new yet: subscribe (before yielding, so nothing can slip by) and wait.
+            let sub = room.feed.subscribe();
+            match yield_!(sub.fetch().timeout(room.poll_timeout)) {
+                Ok(msgs) => Batch {
+                    next: msgs.last().map_or(cursor, |m| m.seq + 1),
+                    skipped: 0,
+                    messages: msgs.into_iter().map(|m| m.text).collect(),
+                },
+                // More was published than the feed keeps before this pull ran: the log has
+                // it (or counts what it lost).
+                Err(FetchError::Lagged(_)) => room.read_from(cursor),
+                Err(FetchError::Timeout) => {
+                    let empty = http::Response::builder()
+                        .status(StatusCode::NO_CONTENT)
+                        .header("cache-control", "no-store")
+                        .body("")
+                        .map_err(|e| Error::Handler(e.to_string()))?;
+                    return yield_!(res.send(empty));
+                }
+            }
+        }
+    };
+    yield_!(res.send(reply(StatusCode::OK, "application/json", batch.to_json())?))
+}
+
+#[coro]
+fn push(room: Rc<Room>, req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    // Beyond the limit this fails with BodyTooLarge, which the server answers with 413.
+    let body = yield_!(req.read_to_end(MAX_MESSAGE_BYTES))?;
+    let Ok(message) = String::from_utf8(body) else {
+        return yield_!(res.send(text(StatusCode::BAD_REQUEST, "the message is not UTF-8")?));
+    };
+    let message = message.trim();
+    if message.is_empty() {
+        return yield_!(res.send(text(StatusCode::BAD_REQUEST, "the message is empty")?));
+    }
+    let msg = room.append(message);
+    let seq = msg.seq;
+    yield_!(room.feed.publish(msg));
+    yield_!(res.send(reply(StatusCode::OK, "application/json", format!("{{\"seq\":{seq}}}"))?))
+}
+
+/// The routes: the page, the long poll, and the push (refused with 413 before it runs when
+/// the declared length is too large; chunked bodies are bounded by `read_to_end`).
+fn app(room: &Rc<Room>) -> Router {
+    let html: Rc<str> = PAGE.replace("{MAXLEN}", &(MAX_MESSAGE_BYTES / 4).to_string()).into();
+    let (r1, r2) = (Rc::clone(room), Rc::clone(room));
+    Router::new()
+        .get("/", move |req, res| page(Rc::clone(&html), req, res))
+        .get("/pull", move |req, res| pull(Rc::clone(&r1), req, res))
+        .post(
+            "/push",
+            BodyLimit::new(
+                move |req, res| push(Rc::clone(&r2), req, res),
+                MAX_MESSAGE_BYTES as u64,
+            ),
+        )
+}
+
+/// Command-line options.
+#[derive(Debug)]
+struct Options {
+    addr: SocketAddr,
+    history: usize,
+    poll_timeout: Duration,
+}
+
+const USAGE: &str = "usage: chat [--addr HOST:PORT] [--history N] [--poll-timeout SECONDS]";
+
+fn parse_args() -> io::Result<Options> {
+    let mut opts = Options {
+        addr: DEFAULT_ADDR.into(),
+        history: DEFAULT_HISTORY,
+        poll_timeout: DEFAULT_POLL_TIMEOUT,
+    };
+    let bad = |what: &str, v: &str, e: &dyn std::fmt::Display| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("bad {what} {v}: {e}; {USAGE}"))
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next().ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("{arg} needs a value"))
+            })
+        };
+        match arg.as_str() {
+            "--addr" => {
+                let v = value()?;
+                opts.addr = v.parse().map_err(|e| bad("--addr", &v, &e))?;
+            }
+            "--history" => {
+                let v = value()?;
+                opts.history = v.parse().map_err(|e| bad("--history", &v, &e))?;
+                opts.history = opts.history.max(1);
+            }
+            "--poll-timeout" => {
+                let v = value()?;
+                let secs: f64 = v.parse().map_err(|e| bad("--poll-timeout", &v, &e))?;
+                opts.poll_timeout =
+                    Duration::try_from_secs_f64(secs).map_err(|e| bad("--poll-timeout", &v, &e))?;
+            }
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("unknown argument {other}; {USAGE}"),
+                ));
+            }
+        }
+    }
+    Ok(opts)
+}
+
+fn main() -> io::Result<()> {
+    let opts = parse_args()?;
+    let room = Rc::new(Room::new(opts.history, opts.poll_timeout));
+    let app = Logged::new(app(&room), |l| {
+        let error = l.error.as_deref().map(|e| format!(" error: {e}")).unwrap_or_default();
+        eprintln!("{} {} {} {:?}{error}", l.peer, l.method, l.uri, l.elapsed);
+    });
+    let server = Server::bind(opts.addr, app)?;
+    println!("chat listening on http://{}/", server.local_addr()?);
+    let mut sched = Scheduler::new();
+    sched.add(server.serve());
+    sched.run().map_err(io::Error::other)
+}
+
+/// The page: a message list, a text input and a send button. The script long-polls `/pull`
+/// with its cursor and posts to `/push`; it sets `data-state` on `<body>` (`connecting`,
+/// `connected`, `retrying`) for tests and shows messages with `textContent` only.
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cogen chat</title>
+<style>
+  body { font: 16px/1.4 sans-serif; max-width: 40em; margin: 2em auto; padding: 0 1em; }
+  #messages { list-style: none; padding: .5em; height: 20em; overflow-y: auto;
+              border: 1px solid #ccc; white-space: pre-wrap; word-wrap: break-word; }
+  #messages li { padding: .15em 0; }
+  #messages li.note { color: #888; font-style: italic; }
+  form { display: flex; gap: .5em; margin-top: .5em; }
+  #text { flex: 1; }
+  #status { color: #888; font-size: 90%; }
+</style>
+</head>
+<body data-state="connecting">
+<h1>cogen chat</h1>
+<ul id="messages"></ul>
+<form id="form">
+  <input id="text" autocomplete="off" maxlength="{MAXLEN}" placeholder="Say something" autofocus>
+  <button id="send" type="submit">Send</button>
+</form>
+<p id="status">connecting…</p>
+<script>
+"use strict";
+const list = document.getElementById("messages");
+const input = document.getElementById("text");
+const statusLine = document.getElementById("status");
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function show(text, note) {
+  const li = document.createElement("li");
+  li.textContent = text;            // never innerHTML: "<b>&" shows as typed
+  if (note) li.className = "note";
+  list.appendChild(li);
+  list.scrollTop = list.scrollHeight;
+}
+
+function setState(state, message) {
+  document.body.dataset.state = state;
+  statusLine.textContent = message;
+}
+
+// Long poll: the cursor `since` is the number of the next message we want. The server
+// answers at once when it has messages from there on, else waits up to 10 s and answers
+// 204, and we ask again with the same cursor: nothing published in between is missed.
+async function poll() {
+  let since = null;
+  for (;;) {
+    try {
+      const url = since === null ? "/pull" : "/pull?since=" + since;
+      const r = await fetch(url, { cache: "no-store" });
+      if (r.status === 200) {
+        const batch = await r.json();
+        if (batch.skipped > 0) show("(" + batch.skipped + " messages missed)", true);
+        for (const m of batch.messages) show(m, false);
+        since = batch.next;
+        setState("connected", "connected");
+      } else if (r.status !== 204) {
+        setState("retrying", "server error " + r.status + ", retrying");
+        await sleep(1000);
+      }
+    } catch (e) {
+      setState("retrying", "disconnected, retrying");
+      await sleep(1000);
+    }
+  }
+}
+
+document.getElementById("form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const message = input.value;
+  if (!message.trim()) return;
+  try {
+    const r = await fetch("/push", {
+      method: "POST",
+      headers: { "content-type": "text/plain; charset=utf-8" },
+      body: message,
+    });
+    if (r.ok) {
+      input.value = "";
+    } else {
+      statusLine.textContent = r.status === 413 ? "message too long" : "send failed: " + r.status;
+    }
+  } catch (e) {
+    statusLine.textContent = "send failed: " + e;
+  }
+  input.focus();
+});
+
+poll();
+</script>
+</body>
+</html>
+"#;
