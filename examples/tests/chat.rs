@@ -1,0 +1,223 @@
+//! The chat example's HTTP protocol, without a browser: the `chat` binary runs as a child
+//! process on `127.0.0.1:0`, and plain `std` TCP clients long-poll, push and time out.
+//!
+//! Each test starts its own server (killed when the test ends, whatever way it ends), and
+//! every socket has a read timeout, so a hung server fails the test instead of hanging it.
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The chat's `MAX_MESSAGE_BYTES`.
+const MAX_MESSAGE_BYTES: usize = 4096;
+/// Longest any single request may take here: well above the poll timeouts used.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running `chat` server, killed on drop.
+struct Chat {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Chat {
+    /// Starts `chat --addr 127.0.0.1:0` with `extra` arguments and reads its address from
+    /// the first line of its stdout.
+    fn start(extra: &[&str]) -> io::Result<Chat> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chat"))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
+        // Kill the child even if reading its first line fails.
+        let mut chat = Chat { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line.split_whitespace().last().unwrap_or("");
+        let host = url.trim_start_matches("http://").trim_end_matches('/');
+        chat.addr =
+            host.parse().map_err(|e| io::Error::other(format!("no address in {line:?}: {e}")))?;
+        Ok(chat)
+    }
+
+    fn request(&self, method: &str, target: &str, headers: &str, body: &[u8]) -> io::Result<Reply> {
+        request(self.addr, method, target, headers, body)
+    }
+
+    fn get(&self, target: &str) -> io::Result<Reply> {
+        request(self.addr, "GET", target, "", b"")
+    }
+
+    fn push(&self, text: &str) -> io::Result<Reply> {
+        let length = format!("content-length: {}\r\n", text.len());
+        request(self.addr, "POST", "/push", &length, text.as_bytes())
+    }
+}
+
+impl Drop for Chat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response: status and body.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: String,
+}
+
+/// Sends one request on a new connection (`connection: close`) and reads the answer.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &str,
+    body: &[u8],
+) -> io::Result<Reply> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    let head =
+        format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{headers}\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    read_reply(&mut s)
+}
+
+/// Reads a whole `connection: close` response.
+fn read_reply(s: &mut TcpStream) -> io::Result<Reply> {
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8(raw).map_err(io::Error::other)?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| io::Error::other(format!("no end of head in {text:?}")))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no status in {head:?}")))?;
+    Ok(Reply { status, body: body.to_owned() })
+}
+
+/// The `next` cursor of a pull's JSON answer.
+fn next_of(reply: &Reply) -> io::Result<u64> {
+    let rest = reply
+        .body
+        .split_once("\"next\":")
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| io::Error::other(format!("no cursor in {:?}", reply.body)))?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().map_err(io::Error::other)
+}
+
+fn check(cond: bool, what: &str) -> io::Result<()> {
+    if cond { Ok(()) } else { Err(io::Error::other(what.to_owned())) }
+}
+
+/// Joins: the cursor to continue from.
+fn join(chat: &Chat) -> io::Result<u64> {
+    let reply = chat.get("/pull")?;
+    check(reply.status == 200, &format!("join answered {reply:?}"))?;
+    next_of(&reply)
+}
+
+#[test]
+fn a_push_reaches_every_waiting_pull() -> io::Result<()> {
+    let chat = Chat::start(&["--poll-timeout", "20"])?;
+    let since = join(&chat)?;
+    let target = format!("/pull?since={since}");
+    let pulls: Vec<_> = (0..2)
+        .map(|_| {
+            let (addr, target) = (chat.addr, target.clone());
+            thread::spawn(move || request(addr, "GET", &target, "", b""))
+        })
+        .collect();
+    // Give the pulls time to park (not needed for correctness: a pull that comes after the
+    // push finds the message in the log).
+    thread::sleep(Duration::from_millis(300));
+    let pushed = chat.push("hello <b>& \"you\"\n")?;
+    check(pushed.status == 200, &format!("push answered {pushed:?}"))?;
+    for pull in pulls {
+        let reply = pull.join().map_err(|_| io::Error::other("a pull thread panicked"))??;
+        check(reply.status == 200, &format!("pull answered {reply:?}"))?;
+        let want = format!(
+            "{{\"next\":{},\"skipped\":0,\"messages\":[\"hello <b>& \\\"you\\\"\"]}}",
+            since + 1
+        );
+        check(reply.body == want, &format!("pull gave {:?}, want {want:?}", reply.body))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn messages_pushed_between_polls_are_not_lost() -> io::Result<()> {
+    let chat = Chat::start(&["--poll-timeout", "20"])?;
+    let since = join(&chat)?;
+    for text in ["one", "two", "three"] {
+        check(chat.push(text)?.status == 200, "push failed")?;
+    }
+    let reply = chat.get(&format!("/pull?since={since}"))?;
+    let want = format!(
+        "{{\"next\":{},\"skipped\":0,\"messages\":[\"one\",\"two\",\"three\"]}}",
+        since + 3
+    );
+    check(reply.body == want, &format!("pull gave {:?}, want {want:?}", reply.body))?;
+    // From the middle: only the rest.
+    let reply = chat.get(&format!("/pull?since={}", since + 2))?;
+    check(reply.body.ends_with("[\"three\"]}"), &format!("pull gave {:?}", reply.body))
+}
+
+#[test]
+fn a_client_too_far_behind_is_told_how_many_it_missed() -> io::Result<()> {
+    let chat = Chat::start(&["--history", "2"])?;
+    let since = join(&chat)?;
+    for text in ["a", "b", "c", "d"] {
+        check(chat.push(text)?.status == 200, "push failed")?;
+    }
+    let reply = chat.get(&format!("/pull?since={since}"))?;
+    let want = format!("{{\"next\":{},\"skipped\":2,\"messages\":[\"c\",\"d\"]}}", since + 4);
+    check(reply.body == want, &format!("pull gave {:?}, want {want:?}", reply.body))
+}
+
+#[test]
+fn a_pull_with_nothing_new_times_out_empty() -> io::Result<()> {
+    let chat = Chat::start(&["--poll-timeout", "1"])?;
+    let since = join(&chat)?;
+    let start = Instant::now();
+    let reply = chat.get(&format!("/pull?since={since}"))?;
+    check(reply.status == 204 && reply.body.is_empty(), &format!("pull answered {reply:?}"))?;
+    check(start.elapsed() >= Duration::from_millis(900), "the pull did not wait")
+}
+
+#[test]
+fn an_oversized_push_gets_413() -> io::Result<()> {
+    let chat = Chat::start(&[])?;
+    // Declared too large: refused before the body is read, so the head alone gets the answer.
+    let head = format!("content-length: {}\r\n", MAX_MESSAGE_BYTES + 1);
+    let reply = chat.request("POST", "/push", &head, b"")?;
+    check(reply.status == 413, &format!("declared oversize answered {reply:?}"))?;
+    // Chunked: refused once the body read passes the limit (the rest is never sent).
+    let chunk = "x".repeat(MAX_MESSAGE_BYTES + 1);
+    let body = format!("{:x}\r\n{chunk}\r\n", chunk.len());
+    let reply = chat.request("POST", "/push", "transfer-encoding: chunked\r\n", body.as_bytes())?;
+    check(reply.status == 413, &format!("chunked oversize answered {reply:?}"))?;
+    // At the limit: accepted.
+    let reply = chat.push(&"y".repeat(MAX_MESSAGE_BYTES))?;
+    check(reply.status == 200, &format!("a message at the limit answered {reply:?}"))
+}
+
+#[test]
+fn bad_pushes_and_cursors_get_400() -> io::Result<()> {
+    let chat = Chat::start(&[])?;
+    check(chat.push("  \n")?.status == 400, "an empty message was accepted")?;
+    let reply = chat.request("POST", "/push", "content-length: 2\r\n", b"\xff\xfe")?;
+    check(reply.status == 400, "a non-UTF-8 message was accepted")?;
+    check(chat.get("/pull?since=abc")?.status == 400, "a bad cursor was accepted")?;
+    let page = chat.get("/")?;
+    check(page.status == 200 && page.body.contains("/pull?since="), "no page at /")
+}
