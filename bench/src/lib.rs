@@ -1,140 +1,16 @@
-//! Process helpers shared by the benchmark binaries: CPU pinning, the descriptor limit, and
-//! reading a process's memory and descriptor count from `/proc`.
+//! Helpers shared by the process-level benchmarks (`echo_bench`, `web_bench`) and their peer
+//! servers: pinning and `/proc` readings ([`os`], re-exported here), server child processes
+//! ([`child`]), a closed-loop load generator ([`load`]), syscall counting by `strace` or perf
+//! ([`trace`]), and the result table ([`report`]).
 //!
-//! Linux only: pinning is `sched_setaffinity(2)` and the figures come from `/proc/PID/`.
+//! Linux only: pinning is `sched_setaffinity(2)` and the figures come from `/proc`.
 
-use std::io;
+pub mod child;
+pub mod load;
+pub mod os;
+pub mod report;
+pub mod trace;
 
-/// Pins the calling thread (and, before `exec`, the whole process-to-be) to one CPU.
-///
-/// # Errors
-///
-/// `InvalidInput` for a CPU number beyond `cpu_set_t`; otherwise `sched_setaffinity`'s error
-/// (`InvalidInput` for a CPU that does not exist or is not allowed).
-pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("no CPU {cpu}")));
-    }
-    // SAFETY: an all-zero `cpu_set_t` is a valid empty set; `CPU_SET` writes one bit inside
-    // it (the index was checked above); `sched_setaffinity` only reads the set, for its size.
-    let rc = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
-    };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit. Children
-/// started afterwards inherit it.
-///
-/// # Errors
-///
-/// `getrlimit` / `setrlimit`'s error.
-pub fn raise_nofile_limit() -> io::Result<libc::rlim_t> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `lim` is a valid, exclusively borrowed `rlimit` for the call to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    lim.rlim_cur = lim.rlim_max;
-    // SAFETY: `lim` is a valid `rlimit`, only read by the call.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(lim.rlim_cur)
-}
-
-/// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmData`, ...), in bytes.
-///
-/// # Errors
-///
-/// The read error (`NotFound` once the process is gone), or `InvalidData` if the field is
-/// missing.
-pub fn status_bytes(pid: u32, field: &str) -> io::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status_field(&status, field)
-        .and_then(|v| v.strip_suffix("kB"))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("no {field} in /proc/{pid}/status"))
-        })
-}
-
-/// A field of `/proc/PID/status` as text (`Cpus_allowed_list`, ...).
-///
-/// # Errors
-///
-/// As [`status_bytes`].
-pub fn status_text(pid: u32, field: &str) -> io::Result<String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status_field(&status, field).map(str::to_owned).ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidData, format!("no {field} in /proc/{pid}/status"))
-    })
-}
-
-fn status_field<'a>(status: &'a str, field: &str) -> Option<&'a str> {
-    status.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        (name == field).then(|| value.trim())
-    })
-}
-
-/// How many descriptors a process has open (entries of `/proc/PID/fd`).
-///
-/// # Errors
-///
-/// The directory's read error.
-pub fn open_fds(pid: u32) -> io::Result<usize> {
-    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
-}
-
-/// Busy and total time of one CPU since boot, in clock ticks (from `/proc/stat`). The busy
-/// share of a window is the difference of two readings.
-///
-/// # Errors
-///
-/// The read error, or `NotFound` if the CPU has no line.
-pub fn cpu_ticks(cpu: usize) -> io::Result<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat")?;
-    let label = format!("cpu{cpu}");
-    let line =
-        stat.lines().find(|l| l.split_whitespace().next() == Some(label.as_str())).ok_or_else(
-            || io::Error::new(io::ErrorKind::NotFound, format!("no {label} in /proc/stat")),
-        )?;
-    // user nice system idle iowait irq softirq steal ...
-    let ticks: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
-    let total: u64 = ticks.iter().take(8).sum();
-    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
-    Ok((total - idle, total))
-}
-
-/// The busy share (0..=1) of a CPU between two [`cpu_ticks`] readings.
-pub fn busy_share(before: (u64, u64), after: (u64, u64)) -> f64 {
-    let total = after.1.saturating_sub(before.1);
-    if total == 0 { 0.0 } else { after.0.saturating_sub(before.0) as f64 / total as f64 }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_own_status() -> io::Result<()> {
-        let me = std::process::id();
-        assert!(status_bytes(me, "VmRSS")? > 0);
-        assert!(!status_text(me, "Cpus_allowed_list")?.is_empty());
-        assert!(open_fds(me)? >= 3);
-        let (busy, total) = cpu_ticks(0)?;
-        assert!(busy <= total);
-        Ok(())
-    }
-
-    #[test]
-    fn parses_fields() {
-        let s = "Name:\tx\nVmRSS:\t  1234 kB\nVmData:\t 8 kB\n";
-        assert_eq!(status_field(s, "VmRSS"), Some("1234 kB"));
-        assert_eq!(status_field(s, "Vm"), None);
-    }
-}
+pub use os::{
+    busy_share, cpu_ticks, open_fds, pin_to_cpu, raise_nofile_limit, status_bytes, status_text,
+};

@@ -27,21 +27,19 @@
 //! connections, equal latency at 1 connection (p50 within 5%), <= 0.5x tokio's memory per idle
 //! connection. Servers are killed on every exit path (drop guards, and `PR_SET_PDEATHSIG` if
 //! this process dies); a watchdog bounds the whole run.
-mod load;
-mod report;
 mod server;
-mod trace;
 
 use std::io;
 use std::time::{Duration, Instant};
 
+use cogen_bench::child::Server;
+use cogen_bench::load::{self, Exchange, Load, Stop};
+use cogen_bench::report::{self, Row, Target, median, percentile_us};
+use cogen_bench::trace::{Counts, Tool, Trace};
 use cogen_bench::{
     busy_share, cpu_ticks, open_fds, pin_to_cpu, raise_nofile_limit, status_bytes, status_text,
 };
-use load::{Load, Stop};
-use report::{Row, Target, median, percentile_us};
-use server::{Binaries, Kind, Server};
-use trace::{Counts, Tool, Trace};
+use server::{Binaries, Kind};
 
 /// The servers' CPU.
 const SERVER_CPU: usize = 0;
@@ -49,6 +47,8 @@ const SERVER_CPU: usize = 0;
 const LOAD_CPU: usize = 1;
 /// Connections of the throughput measure.
 const CONNS: usize = 50;
+/// Bytes per message.
+const MSG: usize = 64;
 
 /// Sizes of one run: full, or shrunk by `COGEN_BENCH_QUICK` for CI.
 #[derive(Debug)]
@@ -209,10 +209,10 @@ fn run(cfg: &Config) -> io::Result<()> {
     }
 
     let mut rows = vec![
-        Row::new(
+        Row::runs(
             format!("round trips/s, {CONNS} conns (median)"),
-            median(many[0].per_sec.clone()),
-            median(many[1].per_sec.clone()),
+            &many[0].per_sec,
+            &many[1].per_sec,
             Target::AtLeast(1.2),
         ),
         Row::new(
@@ -233,16 +233,11 @@ fn run(cfg: &Config) -> io::Result<()> {
             median(many[1].busy.iter().map(|b| b.1 * 100.0).collect()),
             Target::None,
         ),
-        Row::new(
-            "round trips/s, 1 conn (median)",
-            median(one[0].per_sec.clone()),
-            median(one[1].per_sec.clone()),
-            Target::None,
-        ),
-        Row::new(
+        Row::runs("round trips/s, 1 conn (median)", &one[0].per_sec, &one[1].per_sec, Target::None),
+        Row::runs(
             "latency p50 us, 1 conn (equal)",
-            median(one[0].p50_us.clone()),
-            median(one[1].p50_us.clone()),
+            &one[0].p50_us,
+            &one[1].p50_us,
             Target::AtMost(1.05),
         ),
         Row::new(
@@ -289,7 +284,7 @@ fn run(cfg: &Config) -> io::Result<()> {
         ));
     }
     println!();
-    report::print(&rows);
+    report::print(&rows, "tokio");
     for (tool, conns, c, t) in &sys {
         println!(
             "\nsyscalls per round trip ({}) at {conns} conn(s), {} round trips:",
@@ -307,13 +302,10 @@ fn run(cfg: &Config) -> io::Result<()> {
 /// Phases (a) and (b): both servers up together; each round measures cogen and tokio in
 /// turn (the order alternates), at 50 connections and at 1.
 fn closed_loops(bins: &Binaries, cfg: &Config) -> io::Result<([Closed; 2], [Closed; 2])> {
-    let mut servers = [
-        Server::start(bins, Kind::Cogen, SERVER_CPU)?,
-        Server::start(bins, Kind::Tokio, SERVER_CPU)?,
-    ];
+    let mut servers = [bins.start(Kind::Cogen, SERVER_CPU)?, bins.start(Kind::Tokio, SERVER_CPU)?];
     for s in &servers {
         let cpus = status_text(s.pid(), "Cpus_allowed_list")?;
-        println!("{} server: pid {}, {}, CPUs {cpus}", s.kind.name(), s.pid(), s.addr);
+        println!("{} server: pid {}, {}, CPUs {cpus}", s.name, s.pid(), s.addr);
     }
     let mut many: [Closed; 2] = Default::default();
     let mut one: [Closed; 2] = Default::default();
@@ -328,7 +320,7 @@ fn closed_loops(bins: &Binaries, cfg: &Config) -> io::Result<([Closed; 2], [Clos
                     "round {} {:>5} {conns:>2} conn(s): {:>9.0} round trips/s, p50 {:.1} us, \
                      p99 {:.1} us, CPU busy: server {:.0}%, load {:.0}%",
                     round + 1,
-                    s.kind.name(),
+                    s.name,
                     r.per_sec.last().copied().unwrap_or(f64::NAN),
                     r.p50_us.last().copied().unwrap_or(f64::NAN),
                     r.p99_us.last().copied().unwrap_or(f64::NAN),
@@ -348,7 +340,7 @@ fn closed_loop(
     conns: usize,
     into: &mut Closed,
 ) -> io::Result<()> {
-    let mut load = Load::connect(server.addr, conns)?;
+    let mut load = Load::connect(server.addr, conns, Exchange::Echo(MSG))?;
     load.run(Stop::After(cfg.warmup), false)?;
     let ticks = (cpu_ticks(SERVER_CPU)?, cpu_ticks(LOAD_CPU)?);
     let mut out = load.run(Stop::After(cfg.duration), true)?;
@@ -366,7 +358,7 @@ fn closed_loop(
 /// connections are opened in batches, each waited for until the server holds its
 /// descriptors; then the server gets a moment to start every connection's handler.
 fn idle_memory(bins: &Binaries, cfg: &Config, kind: Kind) -> io::Result<Idle> {
-    let mut server = Server::start(bins, kind, SERVER_CPU)?;
+    let mut server = bins.start(kind, SERVER_CPU)?;
     let pid = server.pid();
     std::thread::sleep(Duration::from_millis(100));
     let fds = open_fds(pid)?;
@@ -403,8 +395,8 @@ fn syscalls(
     kind: Kind,
     conns: usize,
 ) -> io::Result<Syscalls> {
-    let mut server = Server::start(bins, kind, SERVER_CPU)?;
-    let mut load = Load::connect(server.addr, conns)?;
+    let mut server = bins.start(kind, SERVER_CPU)?;
+    let mut load = Load::connect(server.addr, conns, Exchange::Echo(MSG))?;
     load.run(Stop::Count(conns as u64 * 20), false)?;
     let trace = Trace::attach(tool, server.pid())?;
     let out = load.run(Stop::Count(cfg.strace_trips), false)?;

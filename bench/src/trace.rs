@@ -22,12 +22,14 @@ const LIMIT: Duration = Duration::from_secs(10);
 /// The kernel's syscall tracepoints.
 const TRACEPOINTS: &str = "/sys/kernel/tracing/events/syscalls";
 
-/// The syscalls perf counts one by one (those an echo server makes); the total counts all.
+/// The syscalls perf counts one by one (those an echo or HTTP server makes per message);
+/// the total counts all.
 const PERF_SYSCALLS: &[&str] = &[
     "recvfrom",
     "read",
     "sendto",
     "write",
+    "writev",
     "epoll_wait",
     "epoll_pwait",
     "epoll_pwait2",
@@ -94,7 +96,7 @@ impl Trace {
     /// The spawn error, or `TimedOut` / `PermissionDenied` if it does not attach.
     pub fn attach(tool: Tool, pid: u32) -> io::Result<Self> {
         let out = std::env::temp_dir().join(format!(
-            "echo_bench.{}.{pid}.{}",
+            "cogen_bench.{}.{pid}.{}",
             std::process::id(),
             if tool == Tool::Strace { "strace" } else { "perf" }
         ));
@@ -112,7 +114,7 @@ impl Trace {
         };
         cmd.arg("-p").arg(pid.to_string());
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        super::server::pin_and_tie_child(&mut cmd, None);
+        crate::child::pin_and_tie_child(&mut cmd, None);
         let mut child = cmd.spawn()?;
         let stderr = child.stderr.take().ok_or_else(|| io::Error::other("no tracer stderr"))?;
         let trace = Trace { tool, child, out };

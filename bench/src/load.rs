@@ -1,8 +1,10 @@
-//! The load generator: one thread, non-blocking connections under `mio` (edge-triggered),
-//! each with one 64-byte message in flight (a closed loop). Every echo is checked and timed.
+//! A closed-loop load generator: one thread, non-blocking connections under `mio`
+//! (edge-triggered), each with one message in flight. What a message is and what answers it
+//! is an [`Exchange`]: an echo (the reply is the message) or a fixed request with a reply of
+//! known length (an HTTP request). Every reply is checked and timed.
 //!
 //! It is built to cost less than the servers it loads: per round trip it makes one `send`,
-//! one `recv` that returns the whole echo (it never reads again once a message is complete,
+//! one `recv` that returns the whole reply (it never reads again once a reply is complete,
 //! so there is no `EAGAIN` read), and a share of `epoll_wait`.
 
 use std::io::{self, Read, Write};
@@ -11,9 +13,6 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-
-/// Bytes per message.
-pub const MSG: usize = 64;
 
 /// Longest silence from the server before the run fails (it is stuck or dead).
 const STALL: Duration = Duration::from_secs(10);
@@ -42,10 +41,60 @@ impl Outcome {
     }
 }
 
+/// What each connection sends, and what must come back.
+#[derive(Clone, Debug)]
+pub enum Exchange {
+    /// A message of this many bytes (at least 4), stamped with a sequence number and the
+    /// connection's index; the reply must equal it.
+    Echo(usize),
+    /// The same request every time; the reply has `reply_len` bytes and ends with
+    /// `reply_end` (an HTTP response of fixed size, say, whose `date` changes).
+    Fixed {
+        /// The request bytes.
+        request: Vec<u8>,
+        /// The length of each reply.
+        reply_len: usize,
+        /// What each reply ends with.
+        reply_end: Vec<u8>,
+    },
+}
+
+impl Exchange {
+    fn first_message(&self, conn: usize) -> Vec<u8> {
+        match self {
+            Exchange::Echo(len) => {
+                let mut msg = vec![conn as u8; (*len).max(4)];
+                msg[..4].fill(0);
+                msg
+            }
+            Exchange::Fixed { request, .. } => request.clone(),
+        }
+    }
+
+    fn reply_len(&self) -> usize {
+        match self {
+            Exchange::Echo(len) => (*len).max(4),
+            Exchange::Fixed { reply_len, .. } => *reply_len,
+        }
+    }
+
+    fn stamps(&self) -> bool {
+        matches!(self, Exchange::Echo(_))
+    }
+
+    fn accepts(&self, msg: &[u8], reply: &[u8]) -> bool {
+        match self {
+            Exchange::Echo(_) => reply == msg,
+            Exchange::Fixed { reply_end, .. } => reply.ends_with(reply_end),
+        }
+    }
+}
+
+#[derive(Debug)]
 struct Conn {
     stream: TcpStream,
-    msg: [u8; MSG],
-    echo: [u8; MSG],
+    msg: Vec<u8>,
+    reply: Vec<u8>,
     got: usize,
     in_flight: bool,
     sent_at: Instant,
@@ -53,19 +102,22 @@ struct Conn {
 }
 
 /// A set of connections to one server, all registered with one poller.
+#[derive(Debug)]
 pub struct Load {
     poll: Poll,
     events: Events,
     conns: Vec<Conn>,
+    exchange: Exchange,
 }
 
 impl Load {
-    /// Opens `n` connections to `addr` (`TCP_NODELAY`, non-blocking).
+    /// Opens `n` connections to `addr` (`TCP_NODELAY`, non-blocking) that will carry
+    /// `exchange`.
     ///
     /// # Errors
     ///
     /// The connect or registration error.
-    pub fn connect(addr: SocketAddr, n: usize) -> io::Result<Self> {
+    pub fn connect(addr: SocketAddr, n: usize, exchange: Exchange) -> io::Result<Self> {
         let poll = Poll::new()?;
         let mut conns = Vec::with_capacity(n);
         for i in 0..n {
@@ -74,19 +126,17 @@ impl Load {
             std_stream.set_nonblocking(true)?;
             let mut stream = TcpStream::from_std(std_stream);
             poll.registry().register(&mut stream, Token(i), Interest::READABLE)?;
-            let mut msg = [0u8; MSG];
-            msg[4..].fill(i as u8);
             conns.push(Conn {
                 stream,
-                msg,
-                echo: [0; MSG],
+                msg: exchange.first_message(i),
+                reply: vec![0; exchange.reply_len()],
                 got: 0,
                 in_flight: false,
                 sent_at: Instant::now(),
                 seq: 0,
             });
         }
-        Ok(Load { poll, events: Events::with_capacity(n.max(16)), conns })
+        Ok(Load { poll, events: Events::with_capacity(n.max(16)), conns, exchange })
     }
 
     /// Runs the closed loop until `stop`, then waits for the messages in flight. Records each
@@ -94,7 +144,7 @@ impl Load {
     ///
     /// # Errors
     ///
-    /// An I/O error, `InvalidData` on a wrong echo, `UnexpectedEof` if the server closes,
+    /// An I/O error, `InvalidData` on a wrong reply, `UnexpectedEof` if the server closes,
     /// `TimedOut` if it goes silent for [`STALL`].
     pub fn run(&mut self, stop: Stop, record: bool) -> io::Result<Outcome> {
         let mut out = Outcome::default();
@@ -112,9 +162,10 @@ impl Load {
         };
         let mut issued = 0u64;
         let mut in_flight = 0usize;
+        let stamp = self.exchange.stamps();
         for conn in &mut self.conns {
             if issued < limit {
-                send(conn)?;
+                send(conn, stamp)?;
                 issued += 1;
                 in_flight += 1;
             }
@@ -132,7 +183,7 @@ impl Load {
             stopping |= deadline.is_some_and(|d| now >= d);
             for event in &self.events {
                 let conn = &mut self.conns[event.token().0];
-                if !receive(conn)? {
+                if !receive(conn, &self.exchange)? {
                     continue;
                 }
                 in_flight -= 1;
@@ -142,7 +193,7 @@ impl Load {
                     out.latencies_ns.push(ns.min(u32::MAX as u128) as u32);
                 }
                 if !stopping && issued < limit {
-                    send(conn)?;
+                    send(conn, stamp)?;
                     issued += 1;
                     in_flight += 1;
                 }
@@ -153,15 +204,18 @@ impl Load {
     }
 }
 
-/// Sends the connection's next message (one `send` of 64 bytes, which loopback takes whole).
-fn send(conn: &mut Conn) -> io::Result<()> {
+/// Sends the connection's next message (stamped with its sequence number if `stamp`): one
+/// `send`, which loopback takes whole for a small message.
+fn send(conn: &mut Conn, stamp: bool) -> io::Result<()> {
     conn.seq = conn.seq.wrapping_add(1);
-    conn.msg[..4].copy_from_slice(&conn.seq.to_le_bytes());
+    if stamp {
+        conn.msg[..4].copy_from_slice(&conn.seq.to_le_bytes());
+    }
     conn.got = 0;
     conn.in_flight = true;
     conn.sent_at = Instant::now();
     let mut sent = 0;
-    while sent < MSG {
+    while sent < conn.msg.len() {
         match conn.stream.write(&conn.msg[sent..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => sent += n,
@@ -173,14 +227,14 @@ fn send(conn: &mut Conn) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads what arrived; true when the echo is complete (and checked). Stops reading as soon
-/// as the message is whole: the next edge comes with the next echo.
-fn receive(conn: &mut Conn) -> io::Result<bool> {
+/// Reads what arrived; true when the reply is complete (and checked). Stops reading as soon
+/// as the reply is whole: the next edge comes with the next reply.
+fn receive(conn: &mut Conn, exchange: &Exchange) -> io::Result<bool> {
     if !conn.in_flight {
         return Ok(false);
     }
-    while conn.got < MSG {
-        match conn.stream.read(&mut conn.echo[conn.got..]) {
+    while conn.got < conn.reply.len() {
+        match conn.stream.read(&mut conn.reply[conn.got..]) {
             Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed")),
             Ok(n) => conn.got += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -188,8 +242,11 @@ fn receive(conn: &mut Conn) -> io::Result<bool> {
             Err(e) => return Err(e),
         }
     }
-    if conn.echo != conn.msg {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "wrong echo"));
+    if !exchange.accepts(&conn.msg, &conn.reply) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unexpected reply {:?}", String::from_utf8_lossy(&conn.reply)),
+        ));
     }
     conn.in_flight = false;
     Ok(true)

@@ -1,7 +1,8 @@
-//! The result table: one row per measure with cogen, tokio, their ratio and the issue's
-//! target; plus the small statistics it needs (median, percentiles).
+//! The result table: one row per measure with cogen, its peer (tokio, hyper), their ratio,
+//! the range of per-run ratios and the target; plus the small statistics it needs
+//! (median, percentiles).
 
-/// A target on the ratio cogen / tokio.
+/// A target on the ratio cogen / peer.
 #[derive(Clone, Copy, Debug)]
 pub enum Target {
     /// Informational: no target.
@@ -15,20 +16,49 @@ pub enum Target {
 /// One row of the table.
 #[derive(Debug)]
 pub struct Row {
+    /// What was measured.
     pub what: String,
+    /// cogen's figure.
     pub cogen: f64,
-    pub tokio: f64,
+    /// The peer's figure (tokio, hyper).
+    pub peer: f64,
+    /// The target on cogen / peer.
     pub target: Target,
+    /// The lowest and highest ratio of single runs, when the figures are medians of runs.
+    pub range: Option<(f64, f64)>,
 }
 
 impl Row {
-    pub fn new(what: impl Into<String>, cogen: f64, tokio: f64, target: Target) -> Self {
-        Row { what: what.into(), cogen, tokio, target }
+    /// A row of two figures.
+    pub fn new(what: impl Into<String>, cogen: f64, peer: f64, target: Target) -> Self {
+        Row { what: what.into(), cogen, peer, target, range: None }
     }
 
-    fn ratio(&self) -> Option<f64> {
-        (self.tokio != 0.0 && self.tokio.is_finite() && self.cogen.is_finite())
-            .then(|| self.cogen / self.tokio)
+    /// A row of the medians of paired runs (`cogen[i]` and `peer[i]` measured in the same
+    /// round), with the range of the per-run ratios.
+    pub fn runs(what: impl Into<String>, cogen: &[f64], peer: &[f64], target: Target) -> Self {
+        let ratios: Vec<f64> = cogen
+            .iter()
+            .zip(peer)
+            .filter(|(_, p)| **p != 0.0)
+            .map(|(c, p)| c / p)
+            .filter(|r| r.is_finite())
+            .collect();
+        let range =
+            ratios.iter().copied().reduce(f64::min).zip(ratios.iter().copied().reduce(f64::max));
+        Row {
+            what: what.into(),
+            cogen: median(cogen.to_vec()),
+            peer: median(peer.to_vec()),
+            target,
+            range,
+        }
+    }
+
+    /// cogen / peer, if both are finite and the peer is not zero.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.peer != 0.0 && self.peer.is_finite() && self.cogen.is_finite())
+            .then(|| self.cogen / self.peer)
     }
 
     /// `Some(met)` for a row with a target.
@@ -42,16 +72,18 @@ impl Row {
     }
 }
 
-/// Prints the table.
-pub fn print(rows: &[Row]) {
+/// Prints the table; `peer` names the peer's column (`tokio`, `hyper`).
+pub fn print(rows: &[Row], peer: &str) {
     let width = rows.iter().map(|r| r.what.len()).max().unwrap_or(10).max(10);
+    let ratio_head = format!("cogen/{peer}");
     println!(
-        "{:<width$}  {:>12}  {:>12}  {:>11}  {:<8}  result",
-        "measure", "cogen", "tokio", "cogen/tokio", "target"
+        "{:<width$}  {:>12}  {:>12}  {:>11}  {:>11}  {:<8}  result",
+        "measure", "cogen", peer, ratio_head, "run ratios", "target"
     );
-    println!("{}", "-".repeat(width + 62));
+    println!("{}", "-".repeat(width + 75));
     for row in rows {
         let ratio = row.ratio().map_or("-".to_owned(), |r| format!("{r:.2}x"));
+        let range = row.range.map_or(String::new(), |(lo, hi)| format!("{lo:.2}-{hi:.2}"));
         let target = match row.target {
             Target::None => String::new(),
             Target::AtLeast(t) => format!(">= {t:.2}x"),
@@ -63,11 +95,12 @@ pub fn print(rows: &[Row]) {
             Some(false) => "MISSED",
         };
         println!(
-            "{:<width$}  {:>12}  {:>12}  {:>11}  {:<8}  {verdict}",
+            "{:<width$}  {:>12}  {:>12}  {:>11}  {:>11}  {:<8}  {verdict}",
             row.what,
             number(row.cogen),
-            number(row.tokio),
+            number(row.peer),
             ratio,
+            range,
             target
         );
     }
@@ -126,5 +159,13 @@ mod tests {
         assert_eq!(Row::new("a", 11.0, 10.0, Target::AtLeast(1.2)).verdict(), Some(false));
         assert_eq!(Row::new("a", 4.0, 10.0, Target::AtMost(0.5)).verdict(), Some(true));
         assert_eq!(Row::new("a", 4.0, 10.0, Target::None).verdict(), None);
+    }
+
+    #[test]
+    fn runs() {
+        let row = Row::runs("a", &[10.0, 30.0, 20.0], &[10.0, 20.0, 10.0], Target::AtLeast(1.3));
+        assert_eq!((row.cogen, row.peer), (20.0, 10.0));
+        assert_eq!(row.range, Some((1.0, 2.0)));
+        assert_eq!(row.verdict(), Some(true));
     }
 }
