@@ -353,6 +353,7 @@ const PAGE: &str = r#"<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cogen chat</title>
+<link rel="icon" href="data:,">
 <style>
   body { font: 16px/1.4 sans-serif; max-width: 40em; margin: 2em auto; padding: 0 1em; }
   #messages { list-style: none; padding: .5em; height: 20em; overflow-y: auto;
@@ -418,24 +419,32 @@ async function poll() {
   }
 }
 
-document.getElementById("form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const message = input.value;
-  if (!message.trim()) return;
+// Sends one message; `false` if the server refused it or could not be reached.
+async function post(message) {
   try {
     const r = await fetch("/push", {
       method: "POST",
       headers: { "content-type": "text/plain; charset=utf-8" },
       body: message,
     });
-    if (r.ok) {
-      input.value = "";
-    } else {
-      statusLine.textContent = r.status === 413 ? "message too long" : "send failed: " + r.status;
-    }
+    if (r.ok) return true;
+    statusLine.textContent = r.status === 413 ? "message too long" : "send failed: " + r.status;
   } catch (e) {
     statusLine.textContent = "send failed: " + e;
   }
+  return false;
+}
+
+// Messages are posted one after the other, so they arrive in the order they were typed.
+let sending = Promise.resolve();
+document.getElementById("form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const message = input.value;
+  if (!message.trim()) return;
+  input.value = "";
+  sending = sending.then(async () => {
+    if (!(await post(message)) && !input.value) input.value = message;
+  });
   input.focus();
 });
 
