@@ -63,6 +63,9 @@ pub enum Direction {
 #[derive(Default)]
 pub(crate) struct Source {
     pub(crate) ready: Readiness,
+    /// The peer hung up or the socket failed: no later edge will come, so a short transfer
+    /// must not be taken for "drained" (the next call reports the end or the error at once).
+    pub(crate) ended: bool,
     pub(crate) reader: Option<ParkToken>,
     pub(crate) writer: Option<ParkToken>,
 }
@@ -170,6 +173,7 @@ impl Reactor {
             // An error or hang-up is reported as readiness in both directions, so that the
             // parked operation retries and gets the error (or end of stream) from the OS.
             let failed = ev.is_error() || ev.is_read_closed() || ev.is_write_closed();
+            src.ended |= failed;
             let readable = ev.is_readable() || failed;
             let writable = ev.is_writable() || failed;
             if readable {

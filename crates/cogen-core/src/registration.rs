@@ -85,6 +85,26 @@ impl IoRegistration {
         });
     }
 
+    /// Records that a transfer in `direction` moved fewer bytes than asked. With edge-triggered
+    /// readiness that means the socket is drained, so the next operation parks at once rather
+    /// than spend a system call on `WouldBlock` — unless the peer hung up or the socket failed:
+    /// then no further edge will come and the next call must go to the OS, which reports the
+    /// end of stream or the error.
+    /// Returns true if the readiness was cleared (the caller should park).
+    pub fn note_short_transfer(&self, direction: Direction) -> bool {
+        self.with(|s| {
+            if s.ended {
+                return false;
+            }
+            match direction {
+                Direction::Read => s.ready.readable = false,
+                Direction::Write => s.ready.writable = false,
+            }
+            true
+        })
+        .unwrap_or(false)
+    }
+
     /// Parks `token` until the source is ready in `direction`. Returns false (and parks
     /// nothing) if another operation is already parked in that direction.
     pub fn park(&self, direction: Direction, token: ParkToken) -> bool {

@@ -66,6 +66,15 @@ fn send(sock: &Socket, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// Records a short transfer in `dir`: with edge-triggered readiness a read (or write) that
+/// moved fewer bytes than asked drained the socket, so the next try would only get
+/// `WouldBlock`; the caller parks at once instead of spending that system call. Returns false
+/// when that does not hold (the peer hung up, or the socket is not registered yet): then the
+/// caller goes on to the OS, which reports the end of stream or the error.
+fn drained(src: &Source, dir: Direction) -> bool {
+    src.registered().is_some_and(|reg| reg.note_short_transfer(dir))
+}
+
 /// Maps a `WouldBlock` to `Blocked`, anything else to `Done`.
 fn settle<T>(r: io::Result<T>, progressed: bool) -> Attempt<T> {
     match r {
@@ -90,7 +99,14 @@ impl IoKind for ReadKind {
         if !rbuf.is_empty() || self.max == 0 {
             return Attempt::Done(Ok(rbuf.take(self.max)));
         }
-        settle(recv_owned(&src.sock, self.max), false)
+        let r = recv_owned(&src.sock, self.max);
+        if let Ok(data) = &r
+            && !data.is_empty()
+            && data.len() < self.max
+        {
+            let _ = drained(src, Direction::Read);
+        }
+        settle(r, false)
     }
 }
 
@@ -110,7 +126,14 @@ impl IoKind for ReadIntoKind<'_> {
         if !rbuf.is_empty() || self.buf.is_empty() {
             return Attempt::Done(Ok(rbuf.take_into(self.buf)));
         }
-        settle(recv(&src.sock, self.buf), false)
+        let r = recv(&src.sock, self.buf);
+        if let Ok(n) = r
+            && n > 0
+            && n < self.buf.len()
+        {
+            let _ = drained(src, Direction::Read);
+        }
+        settle(r, false)
     }
 }
 
@@ -145,7 +168,12 @@ impl IoKind for ReadExactKind {
                         "the peer closed the stream before all bytes arrived",
                     )));
                 }
-                Ok(n) => self.got.truncate(len + n),
+                Ok(n) => {
+                    self.got.truncate(len + n);
+                    if self.got.len() < self.want && drained(src, Direction::Read) {
+                        return Attempt::Blocked { progressed: true };
+                    }
+                }
                 Err(e) => {
                     self.got.truncate(len);
                     return settle(Err(e), self.got.len() > before);
@@ -192,7 +220,16 @@ impl IoKind for ReadLineKind {
                     let max = self.max;
                     return Attempt::Done(Ok(rbuf.take(max)));
                 }
-                Ok(_) => progressed = true,
+                Ok(n) => {
+                    progressed = true;
+                    if n < want && drained(src, Direction::Read) {
+                        // Take a line if one arrived, else wait for the next edge.
+                        return match rbuf.take_line(self.max) {
+                            Some(line) => Attempt::Done(Ok(line)),
+                            None => Attempt::Blocked { progressed },
+                        };
+                    }
+                }
                 Err(e) => return settle(Err(e), progressed),
             }
         }
@@ -232,7 +269,13 @@ impl IoKind for WriteAllKind<'_> {
         while self.sent < self.data.len() {
             match send(&src.sock, &self.data[self.sent..]) {
                 Ok(0) => return Attempt::Done(Err(io::ErrorKind::WriteZero.into())),
-                Ok(n) => self.sent += n,
+                Ok(n) => {
+                    let asked = self.data.len() - self.sent;
+                    self.sent += n;
+                    if n < asked && drained(src, Direction::Write) {
+                        return Attempt::Blocked { progressed: true };
+                    }
+                }
                 Err(e) => return settle(Err(e), self.sent > before),
             }
         }

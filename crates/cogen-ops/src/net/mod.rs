@@ -29,6 +29,8 @@
 mod buffer;
 pub mod kinds;
 mod resolve;
+#[cfg(test)]
+mod short_transfer_tests;
 mod source;
 pub mod stream;
 mod tcp;
