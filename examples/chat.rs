@@ -221,10 +221,16 @@ fn pull(room: Rc<Room>, req: Request, mut res: ResponseWriter) -> Result<(), Err
             // Nothing new yet: subscribe (before yielding, so nothing can slip by) and wait.
             let sub = room.feed.subscribe();
             match yield_!(sub.fetch().timeout(room.poll_timeout)) {
+                // Numbered from `cursor` on: a push logs and publishes without another
+                // coroutine running in between (the filter only makes that explicit).
                 Ok(msgs) => Batch {
-                    next: msgs.last().map_or(cursor, |m| m.seq + 1),
+                    next: msgs.last().map_or(cursor, |m| m.seq + 1).max(cursor),
                     skipped: 0,
-                    messages: msgs.into_iter().map(|m| m.text).collect(),
+                    messages: msgs
+                        .into_iter()
+                        .filter(|m| m.seq >= cursor)
+                        .map(|m| m.text)
+                        .collect(),
                 },
                 // More was published than the feed keeps before this pull ran: the log has
                 // it (or counts what it lost).
