@@ -152,6 +152,19 @@ impl<'a> OpContext<'a> {
         }
     }
 
+    /// Cancels coroutine `target`. If it is parked, its operation is cleaned up (it leaves the
+    /// reactor, timers, signal table, queues); then its body is dropped, so its locals'
+    /// destructors release what they hold (sockets close, guards give back). Its joiners wake
+    /// and its handle gives [`Error::Cancelled`](crate::Error::Cancelled). Coroutines it spawned
+    /// go on. Returns false if `target` already finished, is the current coroutine (a
+    /// coroutine ends itself by returning), or is in the middle of being woken.
+    ///
+    /// A coroutine that was woken but has not resumed yet loses what its operation received
+    /// (an item from a queue, bytes from a socket): cancellation drops it with the coroutine.
+    pub fn cancel(&mut self, target: TaskId) -> bool {
+        target != self.token.task && self.core.cancel(target)
+    }
+
     /// Removes the current wait from `target`'s joiners (on timeout or cancellation).
     pub fn unjoin(&mut self, target: TaskId) {
         let token = self.token;

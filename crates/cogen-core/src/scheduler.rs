@@ -199,6 +199,28 @@ impl Scheduler {
         self.core.spawn(coroutine, Placement::Back)
     }
 
+    /// Cancels the coroutine `id` (a [`CoroutineRef::id`]) between passes: see
+    /// [`OpContext::cancel`]. Returns false if it already finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cogen::prelude::*;
+    /// #[coro]
+    /// fn forever() { loop { yield_!(Sleep::new(Duration::from_secs(3600))); } }
+    /// let mut sched = Scheduler::new();
+    /// let h = sched.add(forever());
+    /// sched.run_once(Some(Duration::ZERO))?;
+    /// assert!(sched.cancel(h.id()));
+    /// assert!(matches!(h.take_result(), Some(Err(Error::Cancelled(_)))));
+    /// sched.run()?; // nothing left
+    /// # Ok::<(), cogen::Error>(())
+    /// ```
+    pub fn cancel(&mut self, id: TaskId) -> bool {
+        self.core.cancel(id)
+    }
+
     /// A `Send + Clone` handle that other threads use to stop this scheduler or wake its
     /// operations.
     pub fn remote(&self) -> Remote {
@@ -732,6 +754,24 @@ impl Core {
             self.wake(token, Event::Remote, Placement::Back);
         }
         self.remote_ready = ready;
+    }
+
+    /// Cancels coroutine `id`: its wait (if parked) is cleaned up, its body dropped (its
+    /// locals' destructors run), its joiners woken; its handle sees `Error::Cancelled`. False
+    /// if it already finished or is running (the caller itself, or a wait being woken).
+    pub(crate) fn cancel(&mut self, id: TaskId) -> bool {
+        let Some(task) = self.tasks.get(id) else { return false };
+        let name = task.name;
+        match &task.state {
+            TaskState::Parked(p) if !p.busy => self.kill_parked(id, Error::Cancelled(name)),
+            TaskState::Queued(_) => {
+                // Rare, so a linear removal is fine; it keeps `runnable()` exact.
+                self.active.retain(|t| *t != id);
+                self.finish_task(id, Some(Error::Cancelled(name)));
+            }
+            _ => return false,
+        }
+        true
     }
 
     /// Removes a parked task after cleaning up its operation, failing it with `error`.

@@ -1,7 +1,7 @@
 //! cogen's built-in operations. Each is an [`Operation`](cogen_core::Operation) a coroutine
 //! yields with `yield_!`.
 //!
-//! - [`events`]: [`Sleep`], [`Signal`], [`WaitForSignal`], [`Spawn`], [`Join`], [`Pass`].
+//! - [`events`]: [`Sleep`], [`Signal`], [`WaitForSignal`], [`Spawn`], [`Join`], [`Cancel`], [`Pass`].
 //! - [`net`]: TCP, UDP and Unix sockets.
 //! - [`queue`]: [`Queue`] and [`PubSub`] for coroutines.
 #![deny(missing_docs)]
@@ -10,5 +10,5 @@ pub mod events;
 pub mod net;
 pub mod queue;
 
-pub use events::{Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
+pub use events::{Cancel, Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
 pub use queue::{PubSub, Queue, Subscriber};

@@ -73,7 +73,7 @@ pub mod prelude {
         CoroutineRef, Error, Operation, Priority, Remote, Scheduler, coroutine_local, yield_,
     };
     pub use cogen_macros::coroutine as coro;
-    pub use cogen_ops::events::{Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
+    pub use cogen_ops::events::{Cancel, Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
     pub use cogen_ops::queue::{PubSub, Queue, Subscriber};
 }
 

@@ -9,12 +9,14 @@
 //! | [`Spawn`] | nothing (starts a coroutine) | its `CoroutineRef` |
 //! | [`Join`] | a coroutine to finish | `Result<T, Error>` |
 
+mod cancel;
 mod join;
 mod pass;
 mod signal;
 mod sleep;
 mod spawn;
 
+pub use cancel::Cancel;
 pub use join::Join;
 pub use pass::Pass;
 pub use signal::{Signal, WaitForSignal};

@@ -1,0 +1,79 @@
+//! `Cancel`: ends another coroutine from outside.
+
+use std::fmt;
+
+use cogen_core::{CoroutineRef, OpContext, OpOptions, Operation, Processed};
+
+/// Cancels a coroutine and gives `true`, or `false` if it had already finished (or is the
+/// caller: a coroutine ends itself by returning).
+///
+/// A parked target leaves whatever it waited in (reactor, timer, signal, queue) at once; then
+/// its body is dropped, so its locals' destructors release what they hold: its sockets close,
+/// its guards give back. Its joiners wake with [`Error::Cancelled`](cogen_core::Error), and so
+/// does its handle. Coroutines it spawned go on. The caller does not wait: `Cancel` completes
+/// at once.
+///
+/// A target that was already woken but has not resumed loses what its operation received (a
+/// queue item, bytes read): cancellation drops it with the coroutine.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cogen::prelude::*;
+/// #[coro]
+/// fn forever() { loop { yield_!(Sleep::new(Duration::from_secs(3600))); } }
+/// #[coro]
+/// fn boss() -> bool {
+///     let worker = yield_!(Spawn::new(forever()));
+///     yield_!(Pass::new());                       // let it start and park
+///     let cancelled = yield_!(Cancel::new(&worker));
+///     cancelled && matches!(yield_!(Join::new(&worker)), Err(Error::Cancelled(_)))
+/// }
+/// let mut sched = Scheduler::new();
+/// let h = sched.add(boss());
+/// sched.run()?; // no hour-long sleep left behind
+/// assert_eq!(h.take_result().transpose()?, Some(true));
+/// # Ok::<(), cogen::Error>(())
+/// ```
+pub struct Cancel {
+    target: cogen_core::TaskId,
+    name: &'static str,
+    cancelled: bool,
+    opts: OpOptions,
+}
+
+impl Cancel {
+    /// Cancels the coroutine behind `handle`.
+    pub fn new<T>(handle: &CoroutineRef<T>) -> Self {
+        Cancel {
+            target: handle.id(),
+            name: handle.name(),
+            cancelled: false,
+            opts: OpOptions::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancel").field("target", &self.name).finish()
+    }
+}
+
+impl Operation for Cancel {
+    type Output = bool;
+
+    fn options(&mut self) -> &mut OpOptions {
+        &mut self.opts
+    }
+
+    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
+        self.cancelled = cx.cancel(self.target);
+        Processed::Complete
+    }
+
+    fn finalize(&mut self, _outcome: cogen_core::Outcome) -> bool {
+        self.cancelled
+    }
+}
