@@ -11,6 +11,8 @@ pub enum Target {
     AtLeast(f64),
     /// The ratio must be at most this.
     AtMost(f64),
+    /// cogen's own figure (not the ratio) must be at most this.
+    CogenAtMost(f64),
 }
 
 /// One row of the table.
@@ -63,9 +65,12 @@ impl Row {
 
     /// `Some(met)` for a row with a target.
     pub fn verdict(&self) -> Option<bool> {
+        if let Target::CogenAtMost(t) = self.target {
+            return self.cogen.is_finite().then_some(self.cogen <= t);
+        }
         let r = self.ratio()?;
         match self.target {
-            Target::None => None,
+            Target::None | Target::CogenAtMost(_) => None,
             Target::AtLeast(t) => Some(r >= t),
             Target::AtMost(t) => Some(r <= t),
         }
@@ -88,6 +93,7 @@ pub fn print(rows: &[Row], peer: &str) {
             Target::None => String::new(),
             Target::AtLeast(t) => format!(">= {t:.2}x"),
             Target::AtMost(t) => format!("<= {t:.2}x"),
+            Target::CogenAtMost(t) => format!("<= {t:.2}"),
         };
         let verdict = match row.verdict() {
             None => "",
@@ -159,6 +165,8 @@ mod tests {
         assert_eq!(Row::new("a", 11.0, 10.0, Target::AtLeast(1.2)).verdict(), Some(false));
         assert_eq!(Row::new("a", 4.0, 10.0, Target::AtMost(0.5)).verdict(), Some(true));
         assert_eq!(Row::new("a", 4.0, 10.0, Target::None).verdict(), None);
+        assert_eq!(Row::new("a", 2.0, 0.0, Target::CogenAtMost(2.1)).verdict(), Some(true));
+        assert_eq!(Row::new("a", 2.2, 1.0, Target::CogenAtMost(2.1)).verdict(), Some(false));
     }
 
     #[test]

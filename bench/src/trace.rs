@@ -1,4 +1,4 @@
-//! Syscall counts of a running server over a window, by one of two tracers:
+//! Syscall counts of a running server over a window of round trips, by one of two tracers:
 //!
 //! - `strace -c -f -p PID` (what the issue names). It stops the server at every syscall, so
 //!   the server runs several times slower than its client and usually finds the next message
@@ -51,6 +51,55 @@ pub struct Count {
 pub struct Counts {
     pub by_name: BTreeMap<String, Count>,
     pub total: u64,
+}
+
+/// The counts of one server over a fixed number of round trips (requests, echoes).
+#[derive(Debug)]
+pub struct Syscalls {
+    /// Round trips in the window.
+    pub trips: u64,
+    /// What the tracer counted.
+    pub counts: Counts,
+}
+
+impl Syscalls {
+    /// All syscalls per round trip.
+    pub fn per_trip(&self) -> f64 {
+        self.counts.total as f64 / self.trips as f64
+    }
+
+    /// Calls of one syscall in the window.
+    pub fn calls(&self, name: &str) -> u64 {
+        self.counts.by_name.get(name).map_or(0, |c| c.calls)
+    }
+
+    /// Reads that failed (`EAGAIN`) per round trip.
+    pub fn failed_reads_per_trip(&self) -> f64 {
+        let failed: u64 = ["recvfrom", "read"]
+            .iter()
+            .filter_map(|n| self.counts.by_name.get(*n))
+            .map(|c| c.errors)
+            .sum();
+        failed as f64 / self.trips as f64
+    }
+
+    /// Each syscall per round trip, most frequent first, with its failures.
+    pub fn breakdown(&self) -> String {
+        let mut parts: Vec<_> = self.counts.by_name.iter().collect();
+        parts.sort_by_key(|(_, c)| std::cmp::Reverse(c.calls));
+        parts
+            .iter()
+            .map(|(name, c)| {
+                let per = c.calls as f64 / self.trips as f64;
+                if c.errors > 0 {
+                    format!("{name} {per:.3} ({} failed)", c.errors)
+                } else {
+                    format!("{name} {per:.3}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Which tracer.

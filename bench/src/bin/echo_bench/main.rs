@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use cogen_bench::child::Server;
 use cogen_bench::load::{self, Exchange, Load, Stop};
 use cogen_bench::report::{self, Row, Target, median, percentile_us};
-use cogen_bench::trace::{Counts, Tool, Trace};
+use cogen_bench::trace::{Syscalls, Tool, Trace};
 use cogen_bench::{
     busy_share, cpu_ticks, open_fds, pin_to_cpu, raise_nofile_limit, status_bytes, status_text,
 };
@@ -120,47 +120,6 @@ struct Closed {
 struct Idle {
     rss: f64,
     data: f64,
-}
-
-/// Syscall counts of one server over a fixed number of round trips.
-#[derive(Debug)]
-struct Syscalls {
-    trips: u64,
-    counts: Counts,
-}
-
-impl Syscalls {
-    fn per_trip(&self) -> f64 {
-        self.counts.total as f64 / self.trips as f64
-    }
-    fn calls(&self, name: &str) -> u64 {
-        self.counts.by_name.get(name).map_or(0, |c| c.calls)
-    }
-    /// Reads that failed (`EAGAIN`) per round trip.
-    fn failed_reads_per_trip(&self) -> f64 {
-        let failed: u64 = ["recvfrom", "read"]
-            .iter()
-            .filter_map(|n| self.counts.by_name.get(*n))
-            .map(|c| c.errors)
-            .sum();
-        failed as f64 / self.trips as f64
-    }
-    fn breakdown(&self) -> String {
-        let mut parts: Vec<_> = self.counts.by_name.iter().collect();
-        parts.sort_by_key(|(_, c)| std::cmp::Reverse(c.calls));
-        parts
-            .iter()
-            .map(|(name, c)| {
-                let per = c.calls as f64 / self.trips as f64;
-                if c.errors > 0 {
-                    format!("{name} {per:.3} ({} failed)", c.errors)
-                } else {
-                    format!("{name} {per:.3}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 fn main() {
