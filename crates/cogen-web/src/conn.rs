@@ -165,6 +165,11 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
             }
             deadline.get_or_insert_with(|| Instant::now() + cfg.header_timeout);
         }
+        // Answers held back for a batch of pipelined requests go out before any wait for
+        // input: what follows them may be a partial request or a stray CRLF.
+        if !conn.out.borrow().is_empty() {
+            yield_!(flush(conn))?;
+        }
         let read = match deadline {
             // Between requests: an idle wait (the first request of a connection gets the
             // header timeout, so a silent client cannot hold a connection for long).

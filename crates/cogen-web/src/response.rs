@@ -234,13 +234,21 @@ fn start_head<'h>(
             continue; // the server frames the body and dates the response itself
         }
         if name == CONTENT_LENGTH {
-            if length.is_some() {
-                continue;
+            // Written once, after the date, whatever the handler gave (RFC 9110 §8.6: a
+            // repeated length must be the same value).
+            if length.is_none() {
+                let value: Option<u64> = value.to_str().ok().and_then(|v| v.trim().parse().ok());
+                match (declared, value) {
+                    (_, None) => return Err(Error::InvalidHeader("content-length".into())),
+                    (Some(d), Some(v)) if d != v => {
+                        return Err(Error::InvalidHeader(
+                            "content-length (differing values)".into(),
+                        ));
+                    }
+                    (_, v) => declared = v,
+                }
             }
-            declared = value.to_str().ok().and_then(|v| v.trim().parse().ok());
-            if declared.is_none() {
-                return Err(Error::InvalidHeader("content-length".into()));
-            }
+            continue;
         }
         if name == CONNECTION {
             if value.as_bytes().eq_ignore_ascii_case(b"close") {
