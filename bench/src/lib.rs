@@ -12,5 +12,6 @@ pub mod report;
 pub mod trace;
 
 pub use os::{
-    busy_share, cpu_ticks, open_fds, pin_to_cpu, raise_nofile_limit, status_bytes, status_text,
+    busy_share, cpu_ticks, open_fds, pin_to_cpu, process_cpu_secs, raise_nofile_limit,
+    status_bytes, status_text,
 };

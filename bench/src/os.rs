@@ -88,6 +88,33 @@ pub fn open_fds(pid: u32) -> io::Result<usize> {
     Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
 }
 
+/// CPU time (user + system, all threads) a process has used, in seconds, from
+/// `/proc/PID/stat` (clock-tick resolution: 10 ms on most kernels).
+///
+/// # Errors
+///
+/// The read error (`NotFound` once the process is gone), or `InvalidData` if the line does
+/// not parse.
+pub fn process_cpu_secs(pid: u32) -> io::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let ticks = stat_cpu_ticks(&stat).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidData, format!("cannot read /proc/{pid}/stat"))
+    })?;
+    // SAFETY: `sysconf` takes an integer constant and reads no memory of ours.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Ok(ticks as f64 / if hz > 0 { hz as f64 } else { 100.0 })
+}
+
+/// `utime + stime` of a `/proc/PID/stat` line: fields 14 and 15, counted after the command
+/// name's closing parenthesis (the name may hold spaces).
+fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// Busy and total time of one CPU since boot, in clock ticks (from `/proc/stat`). The busy
 /// share of a window is the difference of two readings.
 ///
@@ -124,9 +151,17 @@ mod tests {
         assert!(status_bytes(me, "VmRSS")? > 0);
         assert!(!status_text(me, "Cpus_allowed_list")?.is_empty());
         assert!(open_fds(me)? >= 3);
+        assert!(process_cpu_secs(me)? >= 0.0);
         let (busy, total) = cpu_ticks(0)?;
         assert!(busy <= total);
         Ok(())
+    }
+
+    #[test]
+    fn parses_stat() {
+        let stat = "42 (a b) S 1 42 42 0 -1 4194560 100 0 0 0 250 17 0 0 20 0 1 0 5 0 0";
+        assert_eq!(stat_cpu_ticks(stat), Some(267));
+        assert_eq!(stat_cpu_ticks("42 (x) S 1"), None);
     }
 
     #[test]

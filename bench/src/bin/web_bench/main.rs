@@ -30,8 +30,10 @@
 //!     tracepoints (the real timing). The load generator is the echo benchmark's, sending
 //!     wrk's request line.
 //!
-//! Each measure also reports the busy share of the server's and wrk's CPU: a load CPU near
-//! 100% means wrk, not the server, set the pace. Targets (issue 5): >= 1.3x hyper's
+//! Each measure also reports requests per CPU-second of the server process (its own cost per
+//! request, which other work on a shared machine disturbs less than requests/s), the busy
+//! share of the server's CPU (any process) and of the server process, and the busy share of
+//! wrk's CPU: a load CPU near 100% means wrk, not the server, set the pace. Targets (issue 5): >= 1.3x hyper's
 //! requests/s in both (a) and (b), <= 2.1 syscalls per keep-alive request for cogen.
 //! Servers are killed on every exit path (drop guards, and `PR_SET_PDEATHSIG` if this
 //! process dies); a watchdog bounds the whole run.
@@ -45,7 +47,9 @@ use cogen_bench::child::Server;
 use cogen_bench::load::{Exchange, Load, Stop};
 use cogen_bench::report::{self, Row, Target};
 use cogen_bench::trace::{Syscalls, Tool, Trace};
-use cogen_bench::{busy_share, cpu_ticks, pin_to_cpu, raise_nofile_limit, status_text};
+use cogen_bench::{
+    busy_share, cpu_ticks, pin_to_cpu, process_cpu_secs, raise_nofile_limit, status_text,
+};
 use server::{BODY, Binaries, Kind, REQUEST};
 use wrk::{Mode, Wrk};
 
@@ -123,9 +127,13 @@ impl Config {
 #[derive(Debug, Default)]
 struct Runs {
     per_sec: Vec<f64>,
+    /// Requests per CPU-second the server process used: the server's own cost, which other
+    /// work on a shared machine disturbs less than requests/s.
+    per_cpu_sec: Vec<f64>,
     latency_us: Vec<f64>,
-    /// Busy shares of the server's and wrk's CPU.
-    busy: Vec<(f64, f64)>,
+    /// Busy shares of the server's CPU (any process), of the server process, and of wrk's
+    /// CPU.
+    busy: Vec<(f64, f64, f64)>,
 }
 
 /// Syscall windows of one tool at one connection count: cogen's and hyper's.
@@ -245,9 +253,12 @@ fn throughput(wrk: &Wrk, servers: &mut [Server; 2], cfg: &Config) -> io::Result<
             for i in order {
                 let s = &mut servers[i];
                 let ticks = (cpu_ticks(SERVER_CPU)?, cpu_ticks(LOAD_CPU)?);
+                let (cpu0, wall0) = (process_cpu_secs(s.pid())?, Instant::now());
                 let out = wrk.run(s.addr, mode, CONNS, cfg.secs, LOAD_CPU)?;
+                let cpu = process_cpu_secs(s.pid())? - cpu0;
                 let busy = (
                     busy_share(ticks.0, cpu_ticks(SERVER_CPU)?),
+                    cpu / wall0.elapsed().as_secs_f64(),
                     busy_share(ticks.1, cpu_ticks(LOAD_CPU)?),
                 );
                 s.check_alive()?;
@@ -263,16 +274,19 @@ fn throughput(wrk: &Wrk, servers: &mut [Server; 2], cfg: &Config) -> io::Result<
                         ),
                     ));
                 }
+                let per_cpu_sec = out.requests as f64 / cpu.max(1e-3);
                 println!(
-                    "round {} {} {:<13} {:>9.0} requests/s, mean latency {:>7.1} us, CPU busy: \
-                     server {:.0}%, wrk {:.0}%{}",
+                    "round {} {} {:<13} {:>7.0} requests/s, {:>7.0} per server CPU-second, \
+                     latency {:>6.0} us; busy: CPU {SERVER_CPU} {:.0}%, server {:.0}%, wrk {:.0}%{}",
                     round + 1,
                     s.name,
                     mode.name(),
                     out.per_sec(),
+                    per_cpu_sec,
                     out.latency_us,
                     busy.0 * 100.0,
                     busy.1 * 100.0,
+                    busy.2 * 100.0,
                     if out.socket_errors > 0 {
                         format!(", {} socket errors", out.socket_errors)
                     } else {
@@ -281,6 +295,7 @@ fn throughput(wrk: &Wrk, servers: &mut [Server; 2], cfg: &Config) -> io::Result<
                 );
                 let r = &mut runs[m][i];
                 r.per_sec.push(out.per_sec());
+                r.per_cpu_sec.push(per_cpu_sec);
                 r.latency_us.push(out.latency_us);
                 r.busy.push(busy);
             }
@@ -322,26 +337,33 @@ fn table(runs: &[[Runs; 2]; 2], windows: &[Window]) -> Vec<Row> {
             Target::AtLeast(1.3),
         ));
         rows.push(Row::runs(
+            format!("requests per server CPU-second, {name}"),
+            &c.per_cpu_sec,
+            &h.per_cpu_sec,
+            Target::None,
+        ));
+        rows.push(Row::runs(
             format!("mean latency us, {name}"),
             &c.latency_us,
             &h.latency_us,
             Target::None,
         ));
-        let share = |r: &Runs, which: fn(&(f64, f64)) -> f64| -> Vec<f64> {
+        type Pick = fn(&(f64, f64, f64)) -> f64;
+        let share = |r: &Runs, which: Pick| -> Vec<f64> {
             r.busy.iter().map(|b| which(b) * 100.0).collect()
         };
-        rows.push(Row::runs(
-            format!("server CPU busy %, {name}"),
-            &share(c, |b| b.0),
-            &share(h, |b| b.0),
-            Target::None,
-        ));
-        rows.push(Row::runs(
-            format!("wrk CPU busy %, {name}"),
-            &share(c, |b| b.1),
-            &share(h, |b| b.1),
-            Target::None,
-        ));
+        for (what, which) in [
+            (format!("CPU {SERVER_CPU} busy % (any process)"), (|b| b.0) as Pick),
+            ("server process CPU %".to_owned(), |b| b.1),
+            (format!("CPU {LOAD_CPU} busy % (wrk)"), |b| b.2),
+        ] {
+            rows.push(Row::runs(
+                format!("{what}, {name}"),
+                &share(c, which),
+                &share(h, which),
+                Target::None,
+            ));
+        }
     }
     for w in windows {
         let tool = match w.tool {
