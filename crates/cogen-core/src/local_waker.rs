@@ -1,12 +1,13 @@
-//! Same-thread deferred wake-ups: how plain (non-operation) code, such as a queue's
-//! `try_put` or `close`, wakes coroutines parked on the scheduler it runs under.
+//! Same-thread deferred wake-ups and cancellations: how plain (non-operation) code, such as a
+//! queue's `try_put` or `close`, or a guard's `Drop`, reaches coroutines of the scheduler it
+//! runs under.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
 use crate::priority::Placement;
-use crate::task::ParkToken;
+use crate::task::{ParkToken, TaskId};
 
 /// Wakes parked operations from plain code on the scheduler's thread: each wake-up is queued
 /// and delivered as [`Event::Poke`](crate::Event::Poke) right after the running coroutine's
@@ -23,6 +24,7 @@ use crate::task::ParkToken;
 #[derive(Clone, Default)]
 pub struct LocalWaker {
     pub(crate) pending: Rc<RefCell<Vec<(ParkToken, Placement)>>>,
+    pub(crate) cancels: Rc<RefCell<Vec<TaskId>>>,
 }
 
 impl LocalWaker {
@@ -32,9 +34,17 @@ impl LocalWaker {
         self.pending.borrow_mut().push((token, placement));
     }
 
+    /// Queues the cancellation of coroutine `task`, carried out like
+    /// [`OpContext::cancel`](crate::OpContext::cancel) right after the running coroutine's
+    /// current step. Safe from a destructor: a guard that owns child coroutines can end them
+    /// when its owner is dropped or cancelled.
+    pub fn cancel(&self, task: TaskId) {
+        self.cancels.borrow_mut().push(task);
+    }
+
     #[inline]
     pub(crate) fn has_pending(&self) -> bool {
-        !self.pending.borrow().is_empty()
+        !self.pending.borrow().is_empty() || !self.cancels.borrow().is_empty()
     }
 }
 

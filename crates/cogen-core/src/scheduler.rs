@@ -737,11 +737,15 @@ impl Core {
     fn wake_local(&mut self) {
         loop {
             let batch = std::mem::take(&mut *self.local_waker.pending.borrow_mut());
-            if batch.is_empty() {
+            let cancels = std::mem::take(&mut *self.local_waker.cancels.borrow_mut());
+            if batch.is_empty() && cancels.is_empty() {
                 return;
             }
             for (token, placement) in batch {
                 self.wake(token, Event::Poke, placement);
+            }
+            for id in cancels {
+                self.cancel(id);
             }
         }
     }

@@ -51,6 +51,10 @@ pub(crate) struct Conn {
     /// The client sent `Expect: 100-continue` and has not been answered yet.
     pub(crate) expect_continue: Cell<bool>,
     pub(crate) response: RefCell<ResponseState>,
+    /// The server is shutting down: finish the request in flight, then close.
+    draining: Rc<Cell<bool>>,
+    /// Waiting for a request with nothing of it received: safe to close at shutdown.
+    idle: Cell<bool>,
 }
 
 impl Conn {
@@ -59,6 +63,7 @@ impl Conn {
         peer: SocketAddr,
         cfg: Rc<Config>,
         date: Rc<DateCache>,
+        draining: Rc<Cell<bool>>,
     ) -> Self {
         Conn {
             stream,
@@ -71,7 +76,18 @@ impl Conn {
             body: RefCell::new(BodyState::Done),
             expect_continue: Cell::new(false),
             response: RefCell::new(ResponseState::default()),
+            draining,
+            idle: Cell::new(false),
         }
+    }
+
+    /// True while the connection waits for a request of which nothing has arrived.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.idle.get()
+    }
+
+    pub(crate) fn draining(&self) -> bool {
+        self.draining.get()
     }
 
     /// Calls `f` with the buffered, unconsumed bytes; `f` returns how many it consumed.
@@ -154,6 +170,9 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
     let cfg = Rc::clone(&conn.cfg);
     let mut deadline: Option<Instant> = None;
     loop {
+        if conn.buffered() == 0 && conn.draining() {
+            return Ok(None);
+        }
         if conn.buffered() > 0 {
             let parsed = conn.with_input(|buf| match parse_head(buf, &cfg) {
                 Ok(Some((head, n))) => (n, Ok(Some(head))),
@@ -173,7 +192,12 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
         let read = match deadline {
             // Between requests: an idle wait (the first request of a connection gets the
             // header timeout, so a silent client cannot hold a connection for long).
-            None if !first => yield_!(fill(conn, cfg.keep_alive_timeout, true)),
+            None if !first => {
+                conn.idle.set(true);
+                let read = yield_!(fill(conn, cfg.keep_alive_timeout, true));
+                conn.idle.set(false);
+                read
+            }
             None => {
                 deadline = Some(Instant::now() + cfg.header_timeout);
                 continue;
@@ -184,7 +208,10 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
                 if left.is_zero() {
                     return Err(ProtocolError::HeaderTimeout.into());
                 }
-                yield_!(fill(conn, left, false))
+                conn.idle.set(conn.buffered() == 0);
+                let read = yield_!(fill(conn, left, false));
+                conn.idle.set(false);
+                read
             }
         };
         match read {
@@ -286,7 +313,7 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
             Err(e) => return Err(e),
         };
         first = false;
-        let keep_alive = head.keep_alive;
+        let keep_alive = head.keep_alive && !conn.draining();
         *conn.body.borrow_mut() = match head.framing {
             Framing::Empty => BodyState::Done,
             Framing::Length(n) => BodyState::Length(n),
@@ -321,7 +348,7 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
                 return Err(e);
             }
         }
-        persist &= conn.response.borrow().keeps_alive();
+        persist &= conn.response.borrow().keeps_alive() && !conn.draining();
         if persist && conn.expect_continue.get() && !matches!(*conn.body.borrow(), BodyState::Done)
         {
             persist = false; // the client waits for 100-continue we never sent: no body will come

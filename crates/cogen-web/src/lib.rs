@@ -41,6 +41,7 @@ mod parse;
 mod request;
 mod response;
 mod server;
+mod shutdown;
 mod static_files;
 
 pub use config::Config;
@@ -49,4 +50,5 @@ pub use handler::{BodyLimit, BoxFuture, Handler, LogLine, Logged, Router};
 pub use request::Request;
 pub use response::ResponseWriter;
 pub use server::Server;
+pub use shutdown::ShutdownHandle;
 pub use static_files::StaticFiles;

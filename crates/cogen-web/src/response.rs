@@ -280,7 +280,7 @@ fn start_head<'h>(
             f => f,
         };
     }
-    if !state.keeps_alive() {
+    if !state.keeps_alive() || conn.draining() {
         state.keep_alive = false;
         out.extend_from_slice(b"connection: close\r\n");
     } else if state.http10 {

@@ -1,18 +1,23 @@
 //! The server: a listener, a handler, and one coroutine per connection.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use cogen::net::TcpListener;
 use cogen::prelude::*;
+use cogen::{LocalWaker, TaskId};
 
 use crate::config::Config;
 use crate::conn::{Conn, serve_connection};
 use crate::date::DateCache;
 use crate::error::Error;
 use crate::handler::Handler;
+use crate::shutdown::{GetLocalWaker, ShutdownHandle, WaitShutdown};
 
 /// An HTTP/1.1 server. `serve()` is a coroutine: add it to a scheduler (one per core, with
 /// `SO_REUSEPORT` listeners, for a multi-core server).
@@ -38,6 +43,7 @@ pub struct Server<H> {
     listener: TcpListener,
     handler: Rc<H>,
     config: Rc<Config>,
+    shutdown: ShutdownHandle,
 }
 
 impl<H: Handler> Server<H> {
@@ -61,7 +67,25 @@ impl<H: Handler> Server<H> {
 
     /// Serves on an existing listener (one bound with `SO_REUSEPORT`, say).
     pub fn from_listener(listener: TcpListener, config: Config, handler: H) -> Self {
-        Server { listener, handler: Rc::new(handler), config: Rc::new(config) }
+        Server {
+            listener,
+            handler: Rc::new(handler),
+            config: Rc::new(config),
+            shutdown: ShutdownHandle::new(),
+        }
+    }
+
+    /// Listens to `handle` for graceful shutdown instead of a handle of its own: one handle
+    /// can stop several servers (one per core, say).
+    pub fn with_shutdown(mut self, handle: ShutdownHandle) -> Self {
+        self.shutdown = handle;
+        self
+    }
+
+    /// The handle that stops this server gracefully, from any thread (see
+    /// [`ShutdownHandle`]).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
     }
 
     /// The bound address.
@@ -73,42 +97,182 @@ impl<H: Handler> Server<H> {
         self.listener.local_addr()
     }
 
-    /// Accepts connections forever, one coroutine each, at most `max_connections` at once
-    /// (the others wait in the listen backlog until a connection closes).
+    /// Accepts connections, one coroutine each, at most `max_connections` at once (the others
+    /// wait in the listen backlog until a connection closes), until the
+    /// [`shutdown_handle`](Server::shutdown_handle) asks it to stop: then it stops accepting,
+    /// drains its connections (see [`ShutdownHandle`]) and returns `Ok(())`.
+    ///
+    /// # Errors
+    ///
+    /// An accept error other than running out of file descriptors (which backs off and
+    /// retries): the listener is closed, connections already accepted go on.
     #[cogen::coroutine]
     pub fn serve(self) -> io::Result<()> {
-        let date = Rc::new(DateCache::default());
-        // One token per free connection slot; a connection gives its token back when it ends,
-        // whatever way it ends (its guard's drop).
-        let slots: Queue<()> = Queue::unbounded();
-        for _ in 0..self.config.max_connections.max(1) {
-            let _ = slots.try_put(());
-        }
-        loop {
-            if yield_!(slots.get()).is_err() {
-                return Ok(());
+        let Server { listener, handler, config, shutdown } = self;
+        let live = Rc::new(Live::new(config.max_connections.max(1)));
+        let stops: Queue<Stop> = Queue::unbounded();
+        let acceptor = yield_!(Spawn::new(accept_loop(
+            listener,
+            handler,
+            config,
+            Rc::clone(&live),
+            stops.clone()
+        )));
+        let watcher = yield_!(Spawn::new(watch(shutdown, stops.clone())));
+        // Whatever way `serve` ends (returned, cancelled, dropped), its helpers end with it.
+        let local = yield_!(GetLocalWaker::new());
+        let _helpers = CancelOnDrop { local, ids: [acceptor.id(), watcher.id()] };
+        match yield_!(stops.get()) {
+            Ok(Stop::AcceptFailed(e)) => Err(e),
+            Ok(Stop::Shutdown(grace)) => {
+                yield_!(Cancel::new(&acceptor)); // the listener closes: new connections are refused
+                yield_!(drain(&live, grace));
+                Ok(())
             }
-            let (stream, peer) = match yield_!(self.listener.accept()) {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    let _ = slots.try_put(());
-                    return Err(e);
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let conn = Conn::new(stream, peer, Rc::clone(&self.config), Rc::clone(&date));
-            let slot = SlotGuard(slots.clone());
-            yield_!(Spawn::new(connection(Rc::new(conn), Rc::clone(&self.handler), slot)));
+            Err(_) => Ok(()), // the queue is never closed
         }
     }
 }
 
-/// Gives a connection slot back when dropped.
-struct SlotGuard(Queue<()>);
+/// Why `serve` stops.
+enum Stop {
+    Shutdown(Duration),
+    AcceptFailed(io::Error),
+}
+
+/// Cancels coroutines when dropped.
+struct CancelOnDrop<const N: usize> {
+    local: LocalWaker,
+    ids: [TaskId; N],
+}
+
+impl<const N: usize> Drop for CancelOnDrop<N> {
+    fn drop(&mut self) {
+        for id in self.ids {
+            self.local.cancel(id);
+        }
+    }
+}
+
+/// A connection coroutine's handle.
+type ConnHandle = CoroutineRef<Result<(), Error>>;
+
+/// The live connections of one server, and its connection slots.
+struct Live {
+    /// One token per free connection slot; a connection gives its token back when it ends,
+    /// whatever way it ends (its guard's drop).
+    slots: Queue<()>,
+    conns: RefCell<HashMap<u64, (ConnHandle, Rc<Conn>)>>,
+    next_id: Cell<u64>,
+    /// Set at shutdown: connections finish their request in flight, then close.
+    draining: Rc<Cell<bool>>,
+    /// While draining, a token per connection that ended.
+    ended: Queue<()>,
+}
+
+impl Live {
+    fn new(capacity: usize) -> Self {
+        let slots = Queue::unbounded();
+        for _ in 0..capacity {
+            let _ = slots.try_put(());
+        }
+        Live {
+            slots,
+            conns: RefCell::default(),
+            next_id: Cell::new(0),
+            draining: Rc::default(),
+            ended: Queue::unbounded(),
+        }
+    }
+
+    /// The handles of the live connections (idle ones only, if `idle_only`).
+    fn handles(&self, idle_only: bool) -> Vec<ConnHandle> {
+        let conns = self.conns.borrow();
+        conns.values().filter(|(_, c)| !idle_only || c.is_idle()).map(|(h, _)| h.clone()).collect()
+    }
+}
+
+/// Accepts connections until an accept fails (or it is cancelled at shutdown).
+#[cogen::coroutine]
+fn accept_loop<H: Handler>(
+    listener: TcpListener,
+    handler: Rc<H>,
+    config: Rc<Config>,
+    live: Rc<Live>,
+    stops: Queue<Stop>,
+) {
+    let date = Rc::new(DateCache::default());
+    loop {
+        if yield_!(live.slots.get()).is_err() {
+            return;
+        }
+        let (stream, peer) = match yield_!(listener.accept()) {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                let _ = live.slots.try_put(());
+                let _ = stops.try_put(Stop::AcceptFailed(e));
+                return;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = Rc::new(Conn::new(
+            stream,
+            peer,
+            Rc::clone(&config),
+            Rc::clone(&date),
+            Rc::clone(&live.draining),
+        ));
+        let id = live.next_id.get();
+        live.next_id.set(id + 1);
+        let slot = SlotGuard { live: Rc::clone(&live), id };
+        let handle = yield_!(Spawn::new(connection(Rc::clone(&conn), Rc::clone(&handler), slot)));
+        if !handle.is_finished() {
+            live.conns.borrow_mut().insert(id, (handle, conn));
+        }
+    }
+}
+
+/// Waits for the shutdown handle, then tells `serve`.
+#[cogen::coroutine]
+fn watch(shutdown: ShutdownHandle, stops: Queue<Stop>) {
+    let grace = yield_!(WaitShutdown::new(&shutdown));
+    let _ = stops.try_put(Stop::Shutdown(grace));
+}
+
+/// Closes idle connections at once, gives the others `grace` to finish, then cancels what is
+/// left.
+#[cogen::coroutine]
+fn drain(live: &Live, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    live.draining.set(true);
+    for handle in live.handles(true) {
+        yield_!(Cancel::new(&handle));
+    }
+    while !live.conns.borrow().is_empty() {
+        if yield_!(live.ended.get().deadline(deadline)).is_err() {
+            break;
+        }
+    }
+    for handle in live.handles(false) {
+        yield_!(Cancel::new(&handle));
+    }
+}
+
+/// Gives a connection slot back, and forgets the connection, when dropped.
+struct SlotGuard {
+    live: Rc<Live>,
+    id: u64,
+}
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
-        let _ = self.0.try_put(());
+        // Taken out before it is dropped, so the drop runs outside the borrow.
+        let entry = self.live.conns.borrow_mut().remove(&self.id);
+        drop(entry);
+        let _ = self.live.slots.try_put(());
+        if self.live.draining.get() {
+            let _ = self.live.ended.try_put(());
+        }
     }
 }
 
@@ -124,6 +288,7 @@ impl<H> fmt::Debug for Server<H> {
         f.debug_struct("Server")
             .field("listener", &self.listener)
             .field("config", &self.config)
+            .field("shutdown", &self.shutdown)
             .finish()
     }
 }

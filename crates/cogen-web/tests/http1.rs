@@ -152,6 +152,10 @@ fn fail(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
     if req.path() == "/panic" {
         panic!("the handler blew up");
     }
+    if req.path() == "/two-lengths" {
+        // Differing content-length values are refused before anything is sent.
+        yield_!(res.start(StatusCode::OK, [("content-length", "3"), ("content-length", "4")]))?;
+    }
     if req.path() == "/late" {
         yield_!(res.start(StatusCode::OK, [("x", "y")]))?;
         yield_!(res.write(b"partial"))?;
@@ -363,7 +367,7 @@ fn a_slow_head_times_out_with_408() -> io::Result<()> {
 #[test]
 fn handler_failures_give_500_without_details_and_the_server_goes_on() -> io::Result<()> {
     let s = start(fail, Config::default())?;
-    for path in ["/panic", "/error"] {
+    for path in ["/panic", "/error", "/two-lengths"] {
         let mut c = connect(&s)?;
         c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())?;
         let (status, _, body) = read_response(&mut c, false)?;

@@ -51,8 +51,8 @@ pub use cogen_core;
 pub use cogen_ops;
 
 pub use cogen_core::{
-    Coroutine, CoroutineLocal, CoroutineRef, Dump, Error, Event, IntoYield, OpContext, OpOptions,
-    Operation, Outcome, ParkToken, PassOutcome, Placement, Priority, Processed, Remote,
+    Coroutine, CoroutineLocal, CoroutineRef, Dump, Error, Event, IntoYield, LocalWaker, OpContext,
+    OpOptions, Operation, Outcome, ParkToken, PassOutcome, Placement, Priority, Processed, Remote,
     RemoteWaker, RunStatus, Scheduler, SchedulerBuilder, TaskId, Timeout, coroutine_local, yield_,
 };
 pub use cogen_macros::coroutine;
