@@ -44,7 +44,11 @@ pub struct Server<H> {
     handler: Rc<H>,
     config: Rc<Config>,
     shutdown: ShutdownHandle,
+    on_error: Option<ErrorHook>,
 }
+
+/// Called when a connection ends with an error.
+type ErrorHook = Rc<dyn Fn(SocketAddr, &Error)>;
 
 impl<H: Handler> Server<H> {
     /// Binds `addr` with the default [`Config`].
@@ -72,6 +76,7 @@ impl<H: Handler> Server<H> {
             handler: Rc::new(handler),
             config: Rc::new(config),
             shutdown: ShutdownHandle::new(),
+            on_error: None,
         }
     }
 
@@ -79,6 +84,30 @@ impl<H: Handler> Server<H> {
     /// can stop several servers (one per core, say).
     pub fn with_shutdown(mut self, handle: ShutdownHandle) -> Self {
         self.shutdown = handle;
+        self
+    }
+
+    /// Calls `hook` with the client's address and the error each time a connection ends with
+    /// one: a refused request (400, 408, 413, ...; the client got the status), a failed
+    /// handler (the client got a 500 or a cut response), or an I/O error. Feed it to
+    /// `tracing` or a log; by default such errors are dropped silently. Requests that reach
+    /// the handler are logged with [`Logged`](crate::Logged).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use cogen::prelude::*;
+    /// # use cogen_web::{Error, Request, ResponseWriter, Server};
+    /// # #[coro]
+    /// # fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    /// #     yield_!(res.send(http::Response::new("hi")))
+    /// # }
+    /// let server = Server::bind("127.0.0.1:8080".parse().map_err(std::io::Error::other)?, hello)?
+    ///     .on_connection_error(|peer, e| eprintln!("{peer}: {e}"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn on_connection_error(mut self, hook: impl Fn(SocketAddr, &Error) + 'static) -> Self {
+        self.on_error = Some(Rc::new(hook));
         self
     }
 
@@ -108,8 +137,8 @@ impl<H: Handler> Server<H> {
     /// retries): the listener is closed, connections already accepted go on.
     #[cogen::coroutine]
     pub fn serve(self) -> io::Result<()> {
-        let Server { listener, handler, config, shutdown } = self;
-        let live = Rc::new(Live::new(config.max_connections.max(1)));
+        let Server { listener, handler, config, shutdown, on_error } = self;
+        let live = Rc::new(Live::new(config.max_connections.max(1), on_error));
         let stops: Queue<Stop> = Queue::unbounded();
         let acceptor = yield_!(Spawn::new(accept_loop(
             listener,
@@ -168,10 +197,11 @@ struct Live {
     draining: Rc<Cell<bool>>,
     /// While draining, a token per connection that ended.
     ended: Queue<()>,
+    on_error: Option<ErrorHook>,
 }
 
 impl Live {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, on_error: Option<ErrorHook>) -> Self {
         let slots = Queue::unbounded();
         for _ in 0..capacity {
             let _ = slots.try_put(());
@@ -182,6 +212,7 @@ impl Live {
             next_id: Cell::new(0),
             draining: Rc::default(),
             ended: Queue::unbounded(),
+            on_error,
         }
     }
 
@@ -279,8 +310,13 @@ impl Drop for SlotGuard {
 /// One connection, holding its slot until it ends.
 #[cogen::coroutine]
 fn connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>, slot: SlotGuard) -> Result<(), Error> {
-    let _slot = slot;
-    yield_!(serve_connection(conn, handler))
+    let peer = conn.peer;
+    let served = yield_!(serve_connection(conn, handler));
+    if let (Err(e), Some(hook)) = (&served, &slot.live.on_error) {
+        hook(peer, e);
+    }
+    drop(slot);
+    served
 }
 
 impl<H> fmt::Debug for Server<H> {
