@@ -5,8 +5,8 @@
 //! Configured as a production hyper server would be, and as close to `hello_web` as hyper
 //! allows: `TCP_NODELAY` on every connection (cogen-web sets it too), keep-alive (hyper's
 //! default), `pipeline_flush` (answers to pipelined requests go out in one write, as
-//! cogen-web does; hyper's own TechEmpower entry sets it), and hyper's tokio timer, so its
-//! default header-read timeout is in force like cogen-web's header timeout.
+//! cogen-web does; hyper's setting for clients that pipeline), and hyper's tokio timer, so
+//! its default header-read timeout is in force like cogen-web's header timeout.
 //!
 //! Run: `cargo run --release -p cogen-bench --bin hyper_hello -- --addr 127.0.0.1:8081 --cpu 0`
 //! (`--cpu N` pins the server to CPU N). It prints `hyper hello listening on ADDR` once bound
