@@ -10,10 +10,10 @@ use cogen_web::{Error, Request, ResponseWriter, Server};
 
 #[coro]
 fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
-    let response = http::Response::builder()
-        .header("content-type", "text/plain")
-        .body(&b"Hello, World!"[..])
-        .map_err(|e| Error::Handler(e.to_string()))?;
+    let mut response = http::Response::new(&b"Hello, World!"[..]);
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
     yield_!(res.send(response))
 }
 

@@ -42,9 +42,11 @@ pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
     pub(crate) cfg: Rc<Config>,
     date: Rc<DateCache>,
-    /// Received bytes not yet consumed: `inbuf[start..]`.
+    /// Received bytes not yet consumed: `inbuf[start..end]`. The vector's length is how much
+    /// of it was ever initialised; reads go into `inbuf[end..]` without zeroing it again.
     inbuf: RefCell<Vec<u8>>,
     start: Cell<usize>,
+    end: Cell<usize>,
     /// Response bytes not yet sent.
     pub(crate) out: RefCell<Vec<u8>>,
     pub(crate) body: RefCell<BodyState>,
@@ -72,6 +74,7 @@ impl Conn {
             date,
             inbuf: RefCell::new(Vec::with_capacity(READ_CHUNK)),
             start: Cell::new(0),
+            end: Cell::new(0),
             out: RefCell::new(Vec::with_capacity(1024)),
             body: RefCell::new(BodyState::Done),
             expect_continue: Cell::new(false),
@@ -93,7 +96,7 @@ impl Conn {
     /// Calls `f` with the buffered, unconsumed bytes; `f` returns how many it consumed.
     pub(crate) fn with_input<R>(&self, f: impl FnOnce(&[u8]) -> (usize, R)) -> R {
         let buf = self.inbuf.borrow();
-        let (used, r) = f(&buf[self.start.get()..]);
+        let (used, r) = f(&buf[self.start.get()..self.end.get()]);
         drop(buf);
         self.consume(used);
         r
@@ -101,17 +104,16 @@ impl Conn {
 
     fn consume(&self, n: usize) {
         let start = self.start.get() + n;
-        let mut buf = self.inbuf.borrow_mut();
-        if start >= buf.len() {
-            buf.clear();
+        if start >= self.end.get() {
             self.start.set(0);
+            self.end.set(0);
         } else {
             self.start.set(start);
         }
     }
 
     pub(crate) fn buffered(&self) -> usize {
-        self.inbuf.borrow().len() - self.start.get()
+        self.end.get() - self.start.get()
     }
 
     pub(crate) fn append_date(&self, out: &mut Vec<u8>) {
@@ -131,19 +133,21 @@ pub(crate) fn fill(
     weak: bool,
 ) -> std::io::Result<usize> {
     let mut buf = conn.inbuf.borrow_mut();
-    let start = conn.start.get();
-    if start > 0 && start == buf.len() {
-        buf.clear();
+    let (start, end) = (conn.start.get(), conn.end.get());
+    if start > 0 && start > buf.len() / 2 {
+        // Move the unconsumed tail to the front, so the buffer does not creep forward.
+        buf.copy_within(start..end, 0);
         conn.start.set(0);
-    } else if start > buf.capacity() / 2 {
-        buf.drain(..start);
-        conn.start.set(0);
+        conn.end.set(end - start);
     }
-    let len = buf.len();
-    buf.resize(len + READ_CHUNK, 0);
-    let read = yield_!(conn.stream.read_into(&mut buf[len..]).timeout(timeout).weak_timeout(weak));
-    let n = *read.as_ref().unwrap_or(&0);
-    buf.truncate(len + n);
+    let end = conn.end.get();
+    if buf.len() < end + READ_CHUNK {
+        buf.resize(end + READ_CHUNK, 0); // zeroed once, when the buffer grows
+    }
+    let read = yield_!(
+        conn.stream.read_into(&mut buf[end..end + READ_CHUNK]).timeout(timeout).weak_timeout(weak)
+    );
+    conn.end.set(end + *read.as_ref().unwrap_or(&0));
     read
 }
 

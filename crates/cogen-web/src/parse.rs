@@ -2,8 +2,11 @@
 //! limits, `Host`, framing, request-smuggling shapes) and the connection's keep-alive and body
 //! framing decisions.
 
+use std::mem::MaybeUninit;
+
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
+use smallvec::SmallVec;
 
 use crate::config::Config;
 use crate::error::ProtocolError;
@@ -31,12 +34,34 @@ pub(crate) struct Head {
     pub(crate) expect_continue: bool,
 }
 
+/// Headers parsed into a stack array up to this many (the default limit is below it); a
+/// larger `max_headers` parses into a heap array.
+const STACK_HEADERS: usize = 100;
+
+/// The values of the headers that decide framing and persistence, gathered in the one pass
+/// that builds the `HeaderMap` (so no lookups follow).
+#[derive(Default)]
+struct Special<'b> {
+    hosts: usize,
+    content_lengths: SmallVec<[&'b [u8]; 1]>,
+    transfer_encodings: SmallVec<[&'b [u8]; 1]>,
+    connections: SmallVec<[&'b [u8]; 1]>,
+    expect_continue: bool,
+}
+
 /// Parses a request head at the start of `buf`: `Ok(Some((head, consumed)))`, `Ok(None)` if
 /// more bytes are needed, or the protocol error to answer.
 pub(crate) fn parse_head(buf: &[u8], cfg: &Config) -> Result<Option<(Head, usize)>, ProtocolError> {
-    let mut storage = vec![httparse::EMPTY_HEADER; cfg.max_headers];
-    let mut req = httparse::Request::new(&mut storage);
-    let consumed = match req.parse(buf) {
+    let mut on_stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
+    let mut on_heap = Vec::new();
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if cfg.max_headers <= STACK_HEADERS {
+        &mut on_stack[..cfg.max_headers]
+    } else {
+        on_heap.resize_with(cfg.max_headers, MaybeUninit::uninit);
+        &mut on_heap
+    };
+    let mut req = httparse::Request::new(&mut []);
+    let consumed = match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             return match partial_limits(buf, cfg) {
@@ -70,24 +95,34 @@ pub(crate) fn parse_head(buf: &[u8], cfg: &Config) -> Result<Option<(Head, usize
         _ => return Err(ProtocolError::VersionNotSupported),
     };
     let mut headers = HeaderMap::with_capacity(req.headers.len());
+    let mut special = Special::default();
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| ProtocolError::BadRequest("invalid header name"))?;
         let value = HeaderValue::from_bytes(h.value)
             .map_err(|_| ProtocolError::BadRequest("invalid header value"))?;
+        if name == HOST {
+            special.hosts += 1;
+        } else if name == CONTENT_LENGTH {
+            special.content_lengths.push(h.value);
+        } else if name == TRANSFER_ENCODING {
+            special.transfer_encodings.push(h.value);
+        } else if name == CONNECTION {
+            special.connections.push(h.value);
+        } else if name == EXPECT {
+            special.expect_continue |= h.value.eq_ignore_ascii_case(b"100-continue");
+        }
         headers.append(name, value);
     }
-    if version == Version::HTTP_11 && !headers.contains_key(HOST) {
+    if version == Version::HTTP_11 && special.hosts == 0 {
         return Err(ProtocolError::BadRequest("missing Host header"));
     }
-    if headers.get_all(HOST).iter().count() > 1 {
+    if special.hosts > 1 {
         return Err(ProtocolError::BadRequest("several Host headers"));
     }
-    let framing = framing(&headers, version, cfg)?;
-    let keep_alive = keep_alive(&headers, version);
-    let expect_continue =
-        headers.get(EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
-            && version == Version::HTTP_11;
+    let framing = framing(&special, version, cfg)?;
+    let keep_alive = keep_alive(&special.connections, version);
+    let expect_continue = special.expect_continue && version == Version::HTTP_11;
     Ok(Some((
         Head { method, uri, version, headers, keep_alive, framing, expect_continue },
         consumed,
@@ -111,10 +146,18 @@ fn has_bare_lf(head: &[u8]) -> bool {
     head.iter().enumerate().any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
 }
 
+/// The comma-separated, trimmed, non-empty elements of header values (RFC 9110 §5.6.1).
+fn elements<'b>(values: &[&'b [u8]]) -> impl Iterator<Item = &'b [u8]> {
+    values.iter().flat_map(|v| v.split(|&b| b == b',')).map(<[u8]>::trim_ascii)
+}
+
 /// Decides the body's framing (RFC 9112 §6), refusing ambiguous shapes.
-fn framing(headers: &HeaderMap, version: Version, cfg: &Config) -> Result<Framing, ProtocolError> {
-    let te: Vec<&HeaderValue> = headers.get_all(TRANSFER_ENCODING).iter().collect();
-    let cls: Vec<&HeaderValue> = headers.get_all(CONTENT_LENGTH).iter().collect();
+fn framing(
+    special: &Special<'_>,
+    version: Version,
+    cfg: &Config,
+) -> Result<Framing, ProtocolError> {
+    let (te, cls) = (&special.transfer_encodings, &special.content_lengths);
     if !te.is_empty() {
         if !cls.is_empty() {
             return Err(ProtocolError::BadRequest("both Content-Length and Transfer-Encoding"));
@@ -122,41 +165,25 @@ fn framing(headers: &HeaderMap, version: Version, cfg: &Config) -> Result<Framin
         if version == Version::HTTP_10 {
             return Err(ProtocolError::BadRequest("Transfer-Encoding in an HTTP/1.0 request"));
         }
-        let mut codings = Vec::new();
-        for v in te {
-            let s =
-                v.to_str().map_err(|_| ProtocolError::BadRequest("invalid Transfer-Encoding"))?;
-            codings.extend(s.split(',').map(str::trim).filter(|c| !c.is_empty()));
-        }
+        let codings: SmallVec<[&[u8]; 2]> = elements(te).filter(|c| !c.is_empty()).collect();
+        let chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
         return match codings.as_slice() {
-            [only] if only.eq_ignore_ascii_case("chunked") => Ok(Framing::Chunked),
-            [.., last] if last.eq_ignore_ascii_case("chunked") => {
-                Err(ProtocolError::UnknownTransferCoding)
-            }
+            [only] if chunked(only) => Ok(Framing::Chunked),
+            [.., last] if chunked(last) => Err(ProtocolError::UnknownTransferCoding),
             [] => Err(ProtocolError::BadRequest("empty Transfer-Encoding")),
             // The final coding is not chunked: the length is unknowable (RFC 9112 §6.3).
-            _ if codings.iter().any(|c| !c.eq_ignore_ascii_case("chunked")) => {
-                Err(ProtocolError::UnknownTransferCoding)
-            }
+            _ if codings.iter().any(|c| !chunked(c)) => Err(ProtocolError::UnknownTransferCoding),
             _ => Err(ProtocolError::BadRequest("chunked applied twice")),
         };
     }
     let mut length: Option<u64> = None;
-    for v in cls {
-        let s = v.to_str().map_err(|_| ProtocolError::BadRequest("invalid Content-Length"))?;
-        for part in s.split(',') {
-            let part = part.trim();
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ProtocolError::BadRequest("invalid Content-Length"));
+    for part in elements(cls) {
+        let n = parse_decimal(part).ok_or(ProtocolError::BadRequest("invalid Content-Length"))?;
+        match length {
+            Some(prev) if prev != n => {
+                return Err(ProtocolError::BadRequest("conflicting Content-Length values"));
             }
-            let n: u64 =
-                part.parse().map_err(|_| ProtocolError::BadRequest("invalid Content-Length"))?;
-            match length {
-                Some(prev) if prev != n => {
-                    return Err(ProtocolError::BadRequest("conflicting Content-Length values"));
-                }
-                _ => length = Some(n),
-            }
+            _ => length = Some(n),
         }
     }
     match length {
@@ -166,15 +193,23 @@ fn framing(headers: &HeaderMap, version: Version, cfg: &Config) -> Result<Framin
     }
 }
 
+/// A non-empty run of ASCII digits as a `u64` (no sign, no overflow).
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        if d.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(d - b'0')) } else { None }
+    })
+}
+
 /// Whether the connection persists after this request (RFC 9112 §9.3).
-fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
+fn keep_alive(connection: &[&[u8]], version: Version) -> bool {
     let mut close = false;
     let mut keep = false;
-    for v in headers.get_all(CONNECTION) {
-        for token in v.to_str().unwrap_or("").split(',').map(str::trim) {
-            close |= token.eq_ignore_ascii_case("close");
-            keep |= token.eq_ignore_ascii_case("keep-alive");
-        }
+    for token in elements(connection) {
+        close |= token.eq_ignore_ascii_case(b"close");
+        keep |= token.eq_ignore_ascii_case(b"keep-alive");
     }
     if close { false } else { version == Version::HTTP_11 || keep }
 }
@@ -266,6 +301,33 @@ mod tests {
             parse("GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n"),
             Err(ProtocolError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn more_headers_than_the_stack_array_parse_on_the_heap() {
+        let many: String = (0..150).map(|i| format!("X-H{i}: {i}\r\n")).collect();
+        let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+        let cfg = Config { max_headers: 200, max_header_bytes: 1 << 16, ..Config::default() };
+        match parse_head(req.as_bytes(), &cfg) {
+            Ok(Some((h, n))) => {
+                assert_eq!(n, req.len());
+                assert_eq!(h.headers.len(), 151);
+                assert_eq!(h.headers.get("x-h149").map(|v| v.as_bytes()), Some(&b"149"[..]));
+            }
+            other => panic!("expected a complete head, got {other:?}"),
+        }
+        let cfg = Config { max_headers: 150, max_header_bytes: 1 << 16, ..Config::default() };
+        assert_eq!(parse_head(req.as_bytes(), &cfg).err(), Some(ProtocolError::HeadersTooLarge));
+    }
+
+    #[test]
+    fn content_length_values_that_overflow_are_refused() {
+        let over = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551616\r\n\r\n";
+        assert!(matches!(parse(over), Err(ProtocolError::BadRequest(_))));
+        let zeros = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 000000000000000000003\r\n\r\n";
+        assert_eq!(head(zeros).framing, Framing::Length(3));
+        let list = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\n";
+        assert_eq!(head(list).framing, Framing::Length(3));
     }
 
     #[test]

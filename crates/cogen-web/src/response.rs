@@ -227,7 +227,15 @@ fn start_head<'h>(
     }
     let mut out = conn.out.borrow_mut();
     let reason = status.canonical_reason().unwrap_or("");
-    let _ = write!(out, "HTTP/1.1 {} {reason}\r\n", status.as_u16());
+    if status == StatusCode::OK {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     let mut declared: Option<u64> = length;
     for (name, value) in headers {
         if name == TRANSFER_ENCODING || name == DATE {
@@ -265,7 +273,9 @@ fn start_head<'h>(
     state.framing = if !status_has_body(status) {
         Framing::NoBody
     } else if let Some(n) = declared {
-        let _ = write!(out, "content-length: {n}\r\n");
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        out.extend_from_slice(b"\r\n");
         Framing::Length(n)
     } else if state.http10 {
         Framing::Close
