@@ -145,7 +145,7 @@ impl Load {
     /// # Errors
     ///
     /// An I/O error, `InvalidData` on a wrong reply, `UnexpectedEof` if the server closes,
-    /// `TimedOut` if it goes silent for [`STALL`].
+    /// `TimedOut` if it goes silent for 10 s.
     pub fn run(&mut self, stop: Stop, record: bool) -> io::Result<Outcome> {
         let mut out = Outcome::default();
         if record {
