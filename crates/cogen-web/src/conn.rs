@@ -18,7 +18,7 @@ use crate::date::DateCache;
 use crate::decode::ChunkedDecoder;
 use crate::error::{Error, ProtocolError};
 use crate::handler::Handler;
-use crate::parse::{Framing, Head, parse_head};
+use crate::parse::{Framing, Head, RawHeaders, parse_head};
 use crate::request::Request;
 use crate::response::{ResponseState, ResponseWriter};
 
@@ -57,6 +57,8 @@ pub(crate) struct Conn {
     draining: Rc<Cell<bool>>,
     /// Waiting for a request with nothing of it received: safe to close at shutdown.
     idle: Cell<bool>,
+    /// Header buffers given back by the last request, for the next one.
+    pub(crate) spare_headers: Cell<RawHeaders>,
 }
 
 impl Conn {
@@ -81,6 +83,7 @@ impl Conn {
             response: RefCell::new(ResponseState::default()),
             draining,
             idle: Cell::new(false),
+            spare_headers: Cell::default(),
         }
     }
 
@@ -178,11 +181,14 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
             return Ok(None);
         }
         if conn.buffered() > 0 {
-            let parsed = conn.with_input(|buf| match parse_head(buf, &cfg) {
+            let mut raw = conn.spare_headers.take();
+            let parsed = conn.with_input(|buf| match parse_head(buf, &cfg, &mut raw) {
                 Ok(Some((head, n))) => (n, Ok(Some(head))),
                 Ok(None) => (0, Ok(None)),
                 Err(e) => (0, Err(e)),
-            })?;
+            });
+            conn.spare_headers.set(raw);
+            let parsed = parsed?;
             if let Some(head) = parsed {
                 return Ok(Some(head));
             }

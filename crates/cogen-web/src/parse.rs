@@ -4,7 +4,6 @@
 
 use std::mem::MaybeUninit;
 
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 use smallvec::SmallVec;
 
@@ -22,13 +21,48 @@ pub(crate) enum Framing {
     Chunked,
 }
 
+/// A request's header lines, kept as received until a handler asks for the `HeaderMap`:
+/// most handlers never do, and building one costs allocations per request. The buffers are
+/// recycled from request to request on a connection.
+#[derive(Debug, Default)]
+pub(crate) struct RawHeaders {
+    /// The head as received.
+    bytes: Vec<u8>,
+    /// Each header line's name and value: `[name_start, name_end, value_start, value_end]`.
+    spans: Vec<[u32; 4]>,
+}
+
+impl RawHeaders {
+    /// The headers as a `HeaderMap`, in order, repeated names kept.
+    pub(crate) fn to_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(self.spans.len());
+        for &[ns, ne, vs, ve] in &self.spans {
+            let name = &self.bytes[ns as usize..ne as usize];
+            let value = &self.bytes[vs as usize..ve as usize];
+            // `parse_head` checked both with httparse, whose rules are the http crate's (a
+            // token; visible bytes, spaces and tabs): neither conversion fails.
+            if let (Ok(name), Ok(value)) =
+                (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+            {
+                map.append(name, value);
+            }
+        }
+        map
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+    }
+}
+
 /// A parsed, checked request head.
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) method: Method,
     pub(crate) uri: Uri,
     pub(crate) version: Version,
-    pub(crate) headers: HeaderMap,
+    pub(crate) headers: RawHeaders,
     pub(crate) keep_alive: bool,
     pub(crate) framing: Framing,
     pub(crate) expect_continue: bool,
@@ -50,8 +84,13 @@ struct Special<'b> {
 }
 
 /// Parses a request head at the start of `buf`: `Ok(Some((head, consumed)))`, `Ok(None)` if
-/// more bytes are needed, or the protocol error to answer.
-pub(crate) fn parse_head(buf: &[u8], cfg: &Config) -> Result<Option<(Head, usize)>, ProtocolError> {
+/// more bytes are needed, or the protocol error to answer. The head's header lines go into
+/// `raw` (cleared first), which a complete head takes with it.
+pub(crate) fn parse_head(
+    buf: &[u8],
+    cfg: &Config,
+    raw: &mut RawHeaders,
+) -> Result<Option<(Head, usize)>, ProtocolError> {
     let mut on_stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut on_heap = Vec::new();
     let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if cfg.max_headers <= STACK_HEADERS {
@@ -94,25 +133,28 @@ pub(crate) fn parse_head(buf: &[u8], cfg: &Config) -> Result<Option<(Head, usize
         Some(1) => Version::HTTP_11,
         _ => return Err(ProtocolError::VersionNotSupported),
     };
-    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    if consumed > u32::MAX as usize {
+        return Err(ProtocolError::HeadersTooLarge);
+    }
+    raw.clear();
+    raw.bytes.extend_from_slice(&buf[..consumed]);
+    let offset = |part: &[u8]| (part.as_ptr() as usize - buf.as_ptr() as usize) as u32;
     let mut special = Special::default();
     for h in req.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| ProtocolError::BadRequest("invalid header name"))?;
-        let value = HeaderValue::from_bytes(h.value)
-            .map_err(|_| ProtocolError::BadRequest("invalid header value"))?;
-        if name == HOST {
+        let (name, value) = (h.name.as_bytes(), h.value);
+        let (ns, vs) = (offset(name), offset(value));
+        raw.spans.push([ns, ns + name.len() as u32, vs, vs + value.len() as u32]);
+        if name.eq_ignore_ascii_case(b"host") {
             special.hosts += 1;
-        } else if name == CONTENT_LENGTH {
-            special.content_lengths.push(h.value);
-        } else if name == TRANSFER_ENCODING {
-            special.transfer_encodings.push(h.value);
-        } else if name == CONNECTION {
-            special.connections.push(h.value);
-        } else if name == EXPECT {
-            special.expect_continue |= h.value.eq_ignore_ascii_case(b"100-continue");
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            special.content_lengths.push(value);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            special.transfer_encodings.push(value);
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            special.connections.push(value);
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            special.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
         }
-        headers.append(name, value);
     }
     if version == Version::HTTP_11 && special.hosts == 0 {
         return Err(ProtocolError::BadRequest("missing Host header"));
@@ -123,6 +165,7 @@ pub(crate) fn parse_head(buf: &[u8], cfg: &Config) -> Result<Option<(Head, usize
     let framing = framing(&special, version, cfg)?;
     let keep_alive = keep_alive(&special.connections, version);
     let expect_continue = special.expect_continue && version == Version::HTTP_11;
+    let headers = std::mem::take(raw);
     Ok(Some((
         Head { method, uri, version, headers, keep_alive, framing, expect_continue },
         consumed,
@@ -219,7 +262,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> Result<Option<(Head, usize)>, ProtocolError> {
-        parse_head(s.as_bytes(), &Config::default())
+        parse_head(s.as_bytes(), &Config::default(), &mut RawHeaders::default())
     }
 
     fn head(s: &str) -> Head {
@@ -288,11 +331,20 @@ mod tests {
     fn limits_and_versions() {
         let cfg = Config { max_uri: 10, max_headers: 2, max_header_bytes: 64, ..Config::default() };
         let long = "GET /0123456789abc HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert_eq!(parse_head(long.as_bytes(), &cfg).err(), Some(ProtocolError::UriTooLong));
+        assert_eq!(
+            parse_head(long.as_bytes(), &cfg, &mut RawHeaders::default()).err(),
+            Some(ProtocolError::UriTooLong)
+        );
         let many = "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n";
-        assert_eq!(parse_head(many.as_bytes(), &cfg).err(), Some(ProtocolError::HeadersTooLarge));
+        assert_eq!(
+            parse_head(many.as_bytes(), &cfg, &mut RawHeaders::default()).err(),
+            Some(ProtocolError::HeadersTooLarge)
+        );
         let big = format!("GET / HTTP/1.1\r\nHost: {}\r\n", "x".repeat(100));
-        assert_eq!(parse_head(big.as_bytes(), &cfg).err(), Some(ProtocolError::HeadersTooLarge));
+        assert_eq!(
+            parse_head(big.as_bytes(), &cfg, &mut RawHeaders::default()).err(),
+            Some(ProtocolError::HeadersTooLarge)
+        );
         assert_eq!(parse("GET / HTTP/2.0\r\n\r\n").err(), Some(ProtocolError::VersionNotSupported));
         assert!(matches!(parse("GET / HTTP/1.1\r\n\r\n"), Err(ProtocolError::BadRequest(_))));
         let huge = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n";
@@ -308,16 +360,20 @@ mod tests {
         let many: String = (0..150).map(|i| format!("X-H{i}: {i}\r\n")).collect();
         let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
         let cfg = Config { max_headers: 200, max_header_bytes: 1 << 16, ..Config::default() };
-        match parse_head(req.as_bytes(), &cfg) {
+        match parse_head(req.as_bytes(), &cfg, &mut RawHeaders::default()) {
             Ok(Some((h, n))) => {
                 assert_eq!(n, req.len());
-                assert_eq!(h.headers.len(), 151);
-                assert_eq!(h.headers.get("x-h149").map(|v| v.as_bytes()), Some(&b"149"[..]));
+                let map = h.headers.to_map();
+                assert_eq!(map.len(), 151);
+                assert_eq!(map.get("x-h149").map(|v| v.as_bytes()), Some(&b"149"[..]));
             }
             other => panic!("expected a complete head, got {other:?}"),
         }
         let cfg = Config { max_headers: 150, max_header_bytes: 1 << 16, ..Config::default() };
-        assert_eq!(parse_head(req.as_bytes(), &cfg).err(), Some(ProtocolError::HeadersTooLarge));
+        assert_eq!(
+            parse_head(req.as_bytes(), &cfg, &mut RawHeaders::default()).err(),
+            Some(ProtocolError::HeadersTooLarge)
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The request a handler receives: its head, and its body read through operations.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -8,7 +9,7 @@ use http::{HeaderMap, Method, Uri, Version};
 
 use crate::conn::{BodyState, Conn, fill, flush};
 use crate::error::{Error, ProtocolError};
-use crate::parse::Head;
+use crate::parse::{Head, RawHeaders};
 
 /// An HTTP request. The head is parsed; the body is read with [`read`](Request::read) or
 /// [`read_to_end`](Request::read_to_end), each a coroutine to `yield_!`. A body the handler
@@ -18,7 +19,9 @@ pub struct Request {
     method: Method,
     uri: Uri,
     version: Version,
-    headers: HeaderMap,
+    /// The header lines as received; `headers` is built from them on first use.
+    raw: RawHeaders,
+    headers: OnceCell<HeaderMap>,
     conn: Rc<Conn>,
 }
 
@@ -28,7 +31,8 @@ impl Request {
             method: head.method,
             uri: head.uri,
             version: head.version,
-            headers: head.headers,
+            raw: head.headers,
+            headers: OnceCell::new(),
             conn,
         }
     }
@@ -60,7 +64,7 @@ impl Request {
 
     /// The headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.headers.get_or_init(|| self.raw.to_map())
     }
 
     /// The client's address.
@@ -167,7 +171,14 @@ impl fmt::Debug for Request {
             .field("method", &self.method)
             .field("uri", &self.uri)
             .field("version", &self.version)
-            .field("headers", &self.headers)
+            .field("headers", self.headers())
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        // Give the header buffers back to the connection for its next request.
+        self.conn.spare_headers.set(std::mem::take(&mut self.raw));
     }
 }

@@ -479,3 +479,42 @@ fn excess_connections_wait_until_others_close() -> io::Result<()> {
     assert_eq!((status, body), (200, b"GET /third ".to_vec()));
     Ok(())
 }
+
+/// What `late_reader` coroutines saw, in the order they looked.
+static SEEN_LATE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+#[coro]
+fn late_reader(req: Request) {
+    yield_!(Sleep::new(Duration::from_millis(200)));
+    let seen = req.headers().get("x-n").and_then(|v| v.to_str().ok()).unwrap_or("?").to_owned();
+    SEEN_LATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(seen);
+}
+
+#[coro]
+fn hands_the_request_on(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    yield_!(Spawn::new(late_reader(req)));
+    yield_!(res.send(http::Response::new("ok")))
+}
+
+/// A request kept past its response (moved into another coroutine) keeps its own headers
+/// while the connection goes on to the next request.
+#[test]
+fn a_request_kept_past_its_response_keeps_its_headers() -> io::Result<()> {
+    let s = start(hands_the_request_on, Config::default())?;
+    let mut c = connect(&s)?;
+    for n in 1..=2 {
+        c.write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nX-N: {n}\r\n\r\n").as_bytes())?;
+        let (status, _, body) = read_response(&mut c, false)?;
+        assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = SEEN_LATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if seen.len() == 2 {
+            assert_eq!(seen, ["1", "2"]);
+            return Ok(());
+        }
+        assert!(std::time::Instant::now() < deadline, "the late readers did not run: {seen:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
