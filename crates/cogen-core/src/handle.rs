@@ -1,38 +1,11 @@
-//! Handles to spawned coroutines: `CoroutineRef<T>` and the shared cell that receives the
-//! coroutine's result.
+//! Handles to spawned coroutines: `CoroutineRef<T>`, which shares the coroutine's one
+//! allocation (its body while it runs, then its result).
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
 use crate::error::Error;
-use crate::task::TaskId;
-
-/// Where a spawned coroutine leaves its result.
-pub(crate) struct ResultCell<T> {
-    finished: Cell<bool>,
-    value: RefCell<Option<Result<T, Error>>>,
-}
-
-impl<T> ResultCell<T> {
-    pub(crate) fn new() -> Self {
-        ResultCell { finished: Cell::new(false), value: RefCell::new(None) }
-    }
-
-    pub(crate) fn finish(&self, result: Result<T, Error>) {
-        if !self.finished.replace(true) {
-            *self.value.borrow_mut() = Some(result);
-        }
-    }
-
-    pub(crate) fn is_finished(&self) -> bool {
-        self.finished.get()
-    }
-
-    pub(crate) fn take(&self) -> Option<Result<T, Error>> {
-        self.value.borrow_mut().take()
-    }
-}
+use crate::task::{ResultSlot, TaskId};
 
 /// A handle to a coroutine given to [`Scheduler::add`](crate::Scheduler::add) or `Spawn`.
 ///
@@ -59,11 +32,11 @@ impl<T> ResultCell<T> {
 pub struct CoroutineRef<T> {
     id: TaskId,
     name: &'static str,
-    cell: Rc<ResultCell<T>>,
+    cell: Rc<dyn ResultSlot<T>>,
 }
 
 impl<T> CoroutineRef<T> {
-    pub(crate) fn new(id: TaskId, name: &'static str, cell: Rc<ResultCell<T>>) -> Self {
+    pub(crate) fn new(id: TaskId, name: &'static str, cell: Rc<dyn ResultSlot<T>>) -> Self {
         CoroutineRef { id, name, cell }
     }
 

@@ -24,7 +24,6 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -35,7 +34,7 @@ use crate::context::{OpContext, Wake};
 use crate::coroutine::{Coroutine, OpPtr, YieldSlot};
 use crate::dump::{CoroutineInfo, CoroutineState, Dump};
 use crate::error::Error;
-use crate::handle::{CoroutineRef, ResultCell};
+use crate::handle::CoroutineRef;
 use crate::local::EnterLocals;
 use crate::local_waker::LocalWaker;
 use crate::operation::{Event, Outcome, Processed, RunStatus, Timeout};
@@ -43,7 +42,9 @@ use crate::priority::Placement;
 use crate::reactor::{Reactor, Readiness};
 use crate::remote::{Remote, RemoteShared};
 use crate::signal::SignalTable;
-use crate::task::{ArmedTimer, ParkToken, Parked, Spawned, Task, TaskId, TaskSlab, TaskState};
+use crate::task::{
+    ArmedTimer, ParkToken, Parked, Task, TaskCell, TaskFuture, TaskId, TaskSlab, TaskState,
+};
 use crate::timer::{TimerKind, Timers};
 
 /// How many operations may complete in a row, resuming one coroutine in place, before it is
@@ -452,9 +453,8 @@ impl Core {
         placement: Placement,
     ) -> CoroutineRef<F::Output> {
         let (name, future) = coroutine.into_parts();
-        let cell = Rc::new(ResultCell::new());
-        let body = Box::new(Spawned::new(Rc::clone(&cell), future));
-        let id = self.tasks.insert(Task::new(name, body));
+        let cell = Rc::new(TaskCell::new(future));
+        let id = self.tasks.insert(Task::new(name, Rc::clone(&cell) as Rc<dyn TaskFuture>));
         self.push(id, placement);
         CoroutineRef::new(id, name, cell)
     }
@@ -483,13 +483,13 @@ impl Core {
             let waker = slot.waker();
             let mut cx = Context::from_waker(&waker);
             let polled = {
-                // SAFETY: the body is alive (the task is in the slab) and pinned in its box;
-                // no other reference to it exists during this poll.
-                let body = unsafe { &mut *future.as_ptr() };
+                // SAFETY: the cell is alive: the task is in the slab, which holds a reference.
+                let body = unsafe { future.as_ref() };
                 let _locals = EnterLocals::new(body.locals());
                 catch_unwind(AssertUnwindSafe(|| {
-                    // SAFETY: the box is never moved while the task lives.
-                    unsafe { Pin::new_unchecked(&mut *body) }.poll(&mut cx)
+                    // SAFETY: only the scheduler polls, one task at a time, and a task whose
+                    // body ended leaves the slab before it could be polled again.
+                    unsafe { body.poll(&mut cx) }
                 }))
             };
             match polled {
@@ -810,14 +810,11 @@ impl Core {
             }
             _ => None,
         };
-        if let Some(error) = error {
-            // SAFETY: the body is alive until `drop_future` below.
-            unsafe { task.future.as_ref() }.fail(error);
-        }
         // SAFETY: the task left the slab, and its state is not `Parked` (callers clean up a
         // parked operation first), so nothing points into the body any more. Dropping a
-        // coroutine's locals may panic; that must not take the scheduler down.
-        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { task.drop_future() }));
+        // coroutine's locals may panic; that must not take the scheduler down (the result is
+        // recorded before the body is dropped, and the reference is released regardless).
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { task.release(error) }));
         for joiner in std::mem::take(&mut task.joiners) {
             self.wake(joiner, Event::Joined, Placement::Back);
         }

@@ -1,9 +1,10 @@
 //! Tasks: the scheduler's record of each live coroutine (its boxed body, its state, what it is
 //! parked on) and the generational slab that stores them.
 
+use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -12,7 +13,6 @@ use smallvec::SmallVec;
 
 use crate::coroutine::OpPtr;
 use crate::error::Error;
-use crate::handle::ResultCell;
 use crate::local::LocalMap;
 use crate::operation::Outcome;
 
@@ -60,50 +60,138 @@ impl ParkToken {
     }
 }
 
-/// The erased face of a spawned coroutine body.
+/// The erased face of a spawned coroutine, as the scheduler sees it.
 pub(crate) trait TaskFuture {
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
-    /// Records a failure as the coroutine's result (it panicked, or was dropped).
-    fn fail(&self, error: Error);
+    /// Polls the body. When it completes, its value becomes the result and the body is
+    /// dropped in place.
+    ///
+    /// # Safety
+    ///
+    /// Only the scheduler calls this, never reentrantly, and not once the body has ended
+    /// (completed, or ended by [`end`](TaskFuture::end)).
+    unsafe fn poll(&self, cx: &mut Context<'_>) -> Poll<()>;
+    /// Ends the coroutine: records `error` as its result unless it has one, and drops its body
+    /// in place if it is still there. Dropping the body runs user destructors, which may
+    /// panic: the result is recorded first, and the slot stays consistent either way.
+    ///
+    /// # Safety
+    ///
+    /// Nothing points into the body any more (its operation, if it was parked, was cleaned
+    /// up), and no poll is in progress.
+    unsafe fn end(&self, error: Option<Error>);
     fn locals(&self) -> &LocalMap;
 }
 
-/// A spawned coroutine body and the cell its result goes to.
-pub(crate) struct Spawned<F: Future> {
-    cell: Rc<ResultCell<F::Output>>,
-    locals: LocalMap,
-    future: F,
+/// What a handle sees of its coroutine: whether it finished, and its result.
+pub(crate) trait ResultSlot<T> {
+    fn is_finished(&self) -> bool;
+    /// The result, once: `None` before the coroutine finished or after it was taken.
+    fn take(&self) -> Option<Result<T, Error>>;
 }
 
-impl<F: Future> Spawned<F> {
-    pub(crate) fn new(cell: Rc<ResultCell<F::Output>>, future: F) -> Self {
-        Spawned { cell, locals: LocalMap::default(), future }
+/// A coroutine's one allocation: its body while it runs, then its result until a handle
+/// takes it. The scheduler holds one reference, each handle another.
+pub(crate) struct TaskCell<F: Future> {
+    /// Set once the result is recorded (and the body dropped); from then on only handles
+    /// touch `stage`.
+    finished: Cell<bool>,
+    locals: LocalMap,
+    /// The body is structurally pinned here: the cell is never moved (it lives behind an
+    /// `Rc`), and the body is dropped in place.
+    stage: UnsafeCell<Stage<F>>,
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    /// The result, `None` once taken.
+    Done(Option<Result<F::Output, Error>>),
+}
+
+impl<F: Future> TaskCell<F> {
+    pub(crate) fn new(future: F) -> Self {
+        TaskCell {
+            finished: Cell::new(false),
+            locals: LocalMap::default(),
+            stage: UnsafeCell::new(Stage::Running(future)),
+        }
+    }
+
+    /// Records `result` and drops the body in place.
+    ///
+    /// # Safety
+    ///
+    /// The stage is `Running`, and no reference into it is alive.
+    unsafe fn replace_body(&self, result: Option<Result<F::Output, Error>>) {
+        /// Writes the result over the dropped body, even if the body's drop panics, and only
+        /// then marks the coroutine finished (so no handle looks at the slot mid-drop).
+        struct WriteResult<'a, F: Future> {
+            stage: *mut Stage<F>,
+            finished: &'a Cell<bool>,
+            result: Option<Result<F::Output, Error>>,
+        }
+        impl<F: Future> Drop for WriteResult<'_, F> {
+            fn drop(&mut self) {
+                // SAFETY: the old stage was dropped in place just before (or its drop
+                // unwound): the slot holds no live value, so writing does not leak or alias.
+                unsafe { ptr::write(self.stage, Stage::Done(self.result.take())) };
+                self.finished.set(true);
+            }
+        }
+        let writer = WriteResult { stage: self.stage.get(), finished: &self.finished, result };
+        // SAFETY: per the caller, the stage is `Running` and unborrowed; the body is pinned
+        // in this slot, so it is dropped here, in place. `writer` then fills the slot.
+        unsafe { ptr::drop_in_place(self.stage.get()) };
+        drop(writer);
     }
 }
 
-impl<F: Future> TaskFuture for Spawned<F> {
+impl<F: Future> TaskFuture for TaskCell<F> {
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: `future` is structurally pinned: it is never moved out of `Spawned`, which is
-        // itself pinned in its box for its whole life.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        let future = unsafe { Pin::new_unchecked(&mut this.future) };
-        match future.poll(cx) {
+    unsafe fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: per the caller, no other reference into the stage is alive and the body has
+        // not ended; handles look at the stage only once `finished` is set.
+        let Stage::Running(future) = (unsafe { &mut *self.stage.get() }) else {
+            return Poll::Ready(());
+        };
+        // SAFETY: the body is structurally pinned (see `stage`).
+        match unsafe { Pin::new_unchecked(future) }.poll(cx) {
             Poll::Ready(value) => {
-                this.cell.finish(Ok(value));
+                // SAFETY: the borrow of the body ended with its poll.
+                unsafe { self.replace_body(Some(Ok(value))) };
                 Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,
         }
     }
 
-    fn fail(&self, error: Error) {
-        self.cell.finish(Err(error));
+    unsafe fn end(&self, error: Option<Error>) {
+        if self.finished.get() {
+            return; // completed: the result is recorded and the body gone
+        }
+        // SAFETY: not finished, so the stage is `Running`; per the caller nothing borrows it.
+        unsafe { self.replace_body(error.map(Err)) };
     }
 
     fn locals(&self) -> &LocalMap {
         &self.locals
+    }
+}
+
+impl<F: Future> ResultSlot<F::Output> for TaskCell<F> {
+    fn is_finished(&self) -> bool {
+        self.finished.get()
+    }
+
+    fn take(&self) -> Option<Result<F::Output, Error>> {
+        if !self.finished.get() {
+            return None;
+        }
+        // SAFETY: once `finished` is set the scheduler no longer touches the stage, and this
+        // borrow ends before the function returns (single-threaded: `Rc`).
+        match unsafe { &mut *self.stage.get() } {
+            Stage::Done(result) => result.take(),
+            Stage::Running(_) => None,
+        }
     }
 }
 
@@ -145,7 +233,8 @@ pub(crate) struct ArmedTimer {
 
 /// A live coroutine.
 pub(crate) struct Task {
-    /// The boxed body, owned (made by `Box::into_raw`, freed by `Task::drop_future`).
+    /// The scheduler's reference to the coroutine's cell (made by `Rc::into_raw`, released
+    /// by `Task::release`).
     pub(crate) future: NonNull<dyn TaskFuture>,
     pub(crate) name: &'static str,
     pub(crate) state: TaskState,
@@ -156,10 +245,10 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    pub(crate) fn new(name: &'static str, future: Box<dyn TaskFuture>) -> Self {
+    pub(crate) fn new(name: &'static str, cell: Rc<dyn TaskFuture>) -> Self {
         Task {
-            // SAFETY: `Box::into_raw` never returns null.
-            future: unsafe { NonNull::new_unchecked(Box::into_raw(future)) },
+            // SAFETY: `Rc::into_raw` never returns null.
+            future: unsafe { NonNull::new_unchecked(Rc::into_raw(cell).cast_mut()) },
             name,
             state: TaskState::Queued(Outcome::Completed),
             park: 0,
@@ -167,15 +256,27 @@ impl Task {
         }
     }
 
-    /// Frees the body. Called exactly once, when the task leaves the slab.
+    /// Ends the coroutine (see [`TaskFuture::end`]) and releases the scheduler's reference
+    /// to its cell (handles keep theirs). Called exactly once, when the task leaves the slab.
     ///
     /// # Safety
     ///
     /// No pointer into the body (a parked operation) may be used afterwards: the caller has
     /// cleared the task's state and cleaned up its operation.
-    pub(crate) unsafe fn drop_future(&mut self) {
-        // SAFETY: `future` came from `Box::into_raw` and, per the caller, is freed only here.
-        drop(unsafe { Box::from_raw(self.future.as_ptr()) });
+    pub(crate) unsafe fn release(&mut self, error: Option<Error>) {
+        /// Releases the reference even if ending the body panics.
+        struct Release(NonNull<dyn TaskFuture>);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                // SAFETY: the pointer came from `Rc::into_raw`, and this is its only release.
+                drop(unsafe { Rc::from_raw(self.0.as_ptr().cast_const()) });
+            }
+        }
+        let release = Release(self.future);
+        // SAFETY: the cell is alive (we hold a reference until `release` drops); per the
+        // caller nothing points into the body and no poll is in progress.
+        unsafe { self.future.as_ref().end(error) };
+        drop(release);
     }
 }
 
@@ -272,25 +373,14 @@ impl TaskSlab {
 mod tests {
     use super::*;
 
-    struct Nothing;
-    impl TaskFuture for Nothing {
-        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-            Poll::Ready(())
-        }
-        fn fail(&self, _: Error) {}
-        fn locals(&self) -> &LocalMap {
-            unreachable!()
-        }
-    }
-
     fn task() -> Task {
-        Task::new("t", Box::new(Nothing))
+        Task::new("t", Rc::new(TaskCell::new(std::future::ready(()))))
     }
 
     fn remove(slab: &mut TaskSlab, id: TaskId) {
         let mut t = slab.remove(id).expect("present");
         // SAFETY: the task was never parked.
-        unsafe { t.drop_future() };
+        unsafe { t.release(None) };
     }
 
     #[test]
