@@ -151,7 +151,8 @@ impl<H: Handler> Server<H> {
         // Whatever way `serve` ends (returned, cancelled, dropped), its helpers end with it.
         let local = yield_!(GetLocalWaker::new());
         let _helpers = CancelOnDrop { local, ids: [acceptor.id(), watcher.id()] };
-        match yield_!(stops.get()) {
+        // The server waits as long as it takes, whatever the scheduler's default timeouts.
+        match yield_!(stops.get().no_timeout()) {
             Ok(Stop::AcceptFailed(e)) => Err(e),
             Ok(Stop::Shutdown(grace)) => {
                 yield_!(Cancel::new(&acceptor)); // the listener closes: new connections are refused
@@ -234,10 +235,10 @@ fn accept_loop<H: Handler>(
 ) {
     let date = Rc::new(DateCache::default());
     loop {
-        if yield_!(live.slots.get()).is_err() {
+        if yield_!(live.slots.get().no_timeout()).is_err() {
             return;
         }
-        let (stream, peer) = match yield_!(listener.accept()) {
+        let (stream, peer) = match yield_!(listener.accept().no_timeout()) {
             Ok(accepted) => accepted,
             Err(e) => {
                 let _ = live.slots.try_put(());

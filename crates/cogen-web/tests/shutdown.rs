@@ -206,3 +206,36 @@ fn cancelling_serve_closes_its_listener() -> io::Result<()> {
     assert!(refused(addr));
     Ok(())
 }
+
+/// A scheduler with short default and socket timeouts (meant for the application's own
+/// operations) does not end an idle server: its accept loop waits as long as it takes.
+#[test]
+fn an_idle_server_outlives_the_schedulers_default_timeouts() -> io::Result<()> {
+    let (tx, rx) = mpsc::channel();
+    let handle = ShutdownHandle::new();
+    let server_handle = handle.clone();
+    let thread = std::thread::spawn(move || -> Result<(), String> {
+        let server = Server::bind(([127, 0, 0, 1], 0).into(), app)
+            .map_err(|e| e.to_string())?
+            .with_shutdown(server_handle);
+        let _ = tx.send(server.local_addr().map_err(|e| e.to_string())?);
+        let mut sched = Scheduler::builder()
+            .default_timeout(Duration::from_millis(50))
+            .socket_timeout(Duration::from_millis(50))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let serving = sched.add(server.serve());
+        sched.run().map_err(|e| e.to_string())?;
+        serving
+            .take_result()
+            .ok_or("serve did not finish")?
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("serve failed: {e}"))
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(10)).map_err(io::Error::other)?;
+    std::thread::sleep(Duration::from_millis(300)); // six default timeouts
+    assert!(get(&mut connect(addr)?, "/")?.ends_with("done"));
+    handle.shutdown(Duration::from_secs(5));
+    thread.join().map_err(|_| io::Error::other("panicked"))?.map_err(io::Error::other)?;
+    Ok(())
+}
