@@ -72,7 +72,8 @@ pub(crate) trait TaskFuture {
     unsafe fn poll(&self, cx: &mut Context<'_>) -> Poll<()>;
     /// Ends the coroutine: records `error` as its result unless it has one, and drops its body
     /// in place if it is still there. Dropping the body runs user destructors, which may
-    /// panic: the result is recorded first, and the slot stays consistent either way.
+    /// panic: the result is written over the dropped body (and the coroutine marked finished)
+    /// even then, so the slot stays consistent.
     ///
     /// # Safety
     ///
