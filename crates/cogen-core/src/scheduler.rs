@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -89,6 +90,8 @@ pub(crate) struct Core {
     pub(crate) config: Config,
     /// The clock of the current pass.
     pub(crate) now: Instant,
+    /// When the scheduler was made: parked states keep times as offsets from it (packed).
+    epoch: Instant,
     /// Pokes to deliver once the current coroutine is parked.
     pub(crate) deferred_pokes: Vec<ParkToken>,
     /// A `wake_at` asked for while the current operation is processed (armed if it parks).
@@ -184,6 +187,7 @@ impl Scheduler {
                 remote,
                 config,
                 now: Instant::now(),
+                epoch: Instant::now(),
                 deferred_pokes: Vec::new(),
                 deferred_wake_at: None,
                 local_waker: LocalWaker::default(),
@@ -382,7 +386,10 @@ impl Scheduler {
                         // SAFETY: a parked task's operation pointer is valid until the task is
                         // polled or dropped, which cannot happen during this `&self` call.
                         let op = unsafe { p.op.as_ref() };
-                        let since = now.saturating_duration_since(p.since);
+                        let now_ms =
+                            now.saturating_duration_since(self.core.epoch).as_millis() as u32;
+                        let since =
+                            Duration::from_millis(u64::from(now_ms.wrapping_sub(p.since_ms)));
                         (CoroutineState::Parked, Some(format!("{op:?}")), Some(since))
                     }
                 };
@@ -424,6 +431,17 @@ impl Iterator for IterRun<'_> {
         }
         Some(outcome)
     }
+}
+
+/// A timer sequence number (never 0: `Timers` starts at 1) as the packed parked state keeps
+/// it.
+fn seq_id(seq: u64) -> NonZeroU64 {
+    NonZeroU64::new(seq).unwrap_or(NonZeroU64::MIN)
+}
+
+/// A duration in nanoseconds, saturating at `u64::MAX` (584 years).
+fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The panic payload as text.
@@ -572,17 +590,19 @@ impl Core {
                     }
                 };
                 let timer = timeout.map(|(from, delta)| ArmedTimer {
-                    seq: self.timers.arm(from + delta, token, TimerKind::Timeout),
-                    weak_delta: options.weak.then_some(delta),
-                    last_progress: None,
+                    seq: seq_id(self.timers.arm(from + delta, token, TimerKind::Timeout)),
+                    weak_delta_ns: if options.weak { saturating_nanos(delta) } else { 0 },
+                    last_progress_ns: 0,
                 });
                 let wake_at = self
                     .deferred_wake_at
                     .take()
-                    .map(|at| self.timers.arm(at, token, TimerKind::Wake));
+                    .map(|at| seq_id(self.timers.arm(at, token, TimerKind::Wake)));
+                // Wrapping milliseconds: see `Parked::since_ms`.
+                let since_ms = self.now.saturating_duration_since(self.epoch).as_millis() as u32;
                 let Some(task) = self.tasks.get_mut(id) else { return false };
                 task.state =
-                    TaskState::Parked(Parked { op, since: self.now, timer, wake_at, busy: false });
+                    TaskState::Parked(Parked { op, since_ms, timer, wake_at, busy: false });
                 self.deliver_pokes();
                 false
             }
@@ -631,7 +651,8 @@ impl Core {
             }
             Ok(RunStatus::Progressed) => {
                 if let Some(timer) = &mut parked.timer {
-                    timer.last_progress = Some(Instant::now());
+                    let at = saturating_nanos(Instant::now().saturating_duration_since(self.epoch));
+                    timer.last_progress_ns = at.max(1); // 0 means "none yet"
                 }
                 Wake::StillWaiting
             }
@@ -657,7 +678,7 @@ impl Core {
                 if p.wake_at.is_some() {
                     self.timers.disarm();
                 }
-                p.wake_at = Some(self.timers.arm(deadline, token, TimerKind::Wake));
+                p.wake_at = Some(seq_id(self.timers.arm(deadline, token, TimerKind::Wake)));
             }
             TaskState::Queued(_) => {}
         }
@@ -689,7 +710,7 @@ impl Core {
             }
             let TaskState::Parked(parked) = &mut task.state else { continue };
             if entry.kind == TimerKind::Wake {
-                if parked.wake_at == Some(entry.seq) && !parked.busy {
+                if parked.wake_at.map(NonZeroU64::get) == Some(entry.seq) && !parked.busy {
                     parked.wake_at = None;
                     self.timers.disarm();
                     self.wake(token, Event::Timer, Placement::Back);
@@ -697,13 +718,15 @@ impl Core {
                 continue;
             }
             let Some(timer) = &mut parked.timer else { continue };
-            if timer.seq != entry.seq || parked.busy {
+            if timer.seq.get() != entry.seq || parked.busy {
                 continue;
             }
-            if let (Some(delta), Some(progress)) = (timer.weak_delta, timer.last_progress) {
-                let extended = progress + delta;
+            if timer.weak_delta_ns > 0 && timer.last_progress_ns > 0 {
+                let extended = self.epoch
+                    + Duration::from_nanos(timer.last_progress_ns)
+                    + Duration::from_nanos(timer.weak_delta_ns);
                 if extended > now {
-                    timer.seq = self.timers.rearm(extended, token);
+                    timer.seq = seq_id(self.timers.rearm(extended, token));
                     continue;
                 }
             }
@@ -725,8 +748,8 @@ impl Core {
                 Some(t) => matches!(&t.state,
                 TaskState::Parked(p) if t.park == e.token.park
                     && match e.kind {
-                        TimerKind::Timeout => p.timer.is_some_and(|tm| tm.seq == e.seq),
-                        TimerKind::Wake => p.wake_at == Some(e.seq),
+                        TimerKind::Timeout => p.timer.is_some_and(|tm| tm.seq.get() == e.seq),
+                        TimerKind::Wake => p.wake_at.map(NonZeroU64::get) == Some(e.seq),
                     }),
                 None => false,
             });

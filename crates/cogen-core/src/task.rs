@@ -3,11 +3,11 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 
@@ -210,26 +210,31 @@ pub(crate) enum TaskState {
 pub(crate) struct Parked {
     /// The operation, inside the coroutine's pinned frame (see `YieldSlot`'s invariant).
     pub(crate) op: OpPtr,
-    /// When it parked (the scheduler's clock of that pass).
-    pub(crate) since: Instant,
+    /// When it parked: the scheduler's clock of that pass, in milliseconds since the
+    /// scheduler's epoch, wrapping (only `dump` reads it; a wait would have to last 49 days
+    /// to be misreported).
+    pub(crate) since_ms: u32,
     /// The armed timer, if the operation has a timeout.
     pub(crate) timer: Option<ArmedTimer>,
     /// The sequence number of the wake-up the operation asked for with `wake_at`, if armed.
-    pub(crate) wake_at: Option<u64>,
+    pub(crate) wake_at: Option<NonZeroU64>,
     /// True while the operation's `run` or `cleanup` executes: a nested wake of the same
     /// operation is refused (it would alias the `&mut` already handed out).
     pub(crate) busy: bool,
 }
 
-/// A parked operation's timeout.
+/// A parked operation's timeout, packed (one per parked coroutine: a million sleepers keep a
+/// million of these).
 #[derive(Clone, Copy)]
 pub(crate) struct ArmedTimer {
     /// The sequence number of the live heap entry; older entries are stale.
-    pub(crate) seq: u64,
-    /// For a weak timeout: how long after the last progress it expires.
-    pub(crate) weak_delta: Option<Duration>,
-    /// For a weak timeout: when the operation last made progress.
-    pub(crate) last_progress: Option<Instant>,
+    pub(crate) seq: NonZeroU64,
+    /// For a weak timeout: how long after the last progress it expires, in nanoseconds;
+    /// 0 for a strong timeout (a weak timeout of zero expires at once all the same).
+    pub(crate) weak_delta_ns: u64,
+    /// For a weak timeout: when the operation last made progress, in nanoseconds since the
+    /// scheduler's epoch; 0 for none yet.
+    pub(crate) last_progress_ns: u64,
 }
 
 /// A live coroutine.
