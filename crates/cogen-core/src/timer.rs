@@ -12,7 +12,7 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::task::ParkToken;
 
@@ -25,10 +25,11 @@ pub(crate) enum TimerKind {
     Wake,
 }
 
-/// One armed deadline.
+/// One armed deadline: 32 bytes (a million sleepers keep a million of these).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TimerEntry {
-    pub(crate) deadline: Instant,
+    /// The deadline in nanoseconds since the heap's epoch (an `Instant` takes 16 bytes).
+    at_ns: u64,
     pub(crate) seq: u64,
     pub(crate) token: ParkToken,
     pub(crate) kind: TimerKind,
@@ -36,7 +37,7 @@ pub(crate) struct TimerEntry {
 
 impl PartialEq for TimerEntry {
     fn eq(&self, other: &Self) -> bool {
-        self.deadline == other.deadline && self.seq == other.seq
+        self.at_ns == other.at_ns && self.seq == other.seq
     }
 }
 impl Eq for TimerEntry {}
@@ -47,27 +48,40 @@ impl PartialOrd for TimerEntry {
 }
 impl Ord for TimerEntry {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
+        (self.at_ns, self.seq).cmp(&(other.at_ns, other.seq))
     }
 }
 
 /// The heap of deadlines.
-#[derive(Default)]
 pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<TimerEntry>>,
     next_seq: u64,
     live: usize,
+    /// Deadlines are kept as offsets from this instant; earlier ones count as due at once.
+    epoch: Instant,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers { heap: BinaryHeap::new(), next_seq: 0, live: 0, epoch: Instant::now() }
+    }
 }
 
 /// Below this many entries the heap is never rebuilt.
 const COMPACT_MIN_ENTRIES: usize = 1024;
 
 impl Timers {
+    /// `t` as nanoseconds since the epoch (saturating: 584 years).
+    fn offset(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// Arms a deadline for `token`; returns the entry's sequence number (never 0).
     pub(crate) fn arm(&mut self, deadline: Instant, token: ParkToken, kind: TimerKind) -> u64 {
         self.next_seq += 1;
         let seq = self.next_seq;
-        self.heap.push(Reverse(TimerEntry { deadline, seq, token, kind }));
+        let at_ns = self.offset(deadline);
+        self.heap.push(Reverse(TimerEntry { at_ns, seq, token, kind }));
         self.live += 1;
         seq
     }
@@ -77,7 +91,8 @@ impl Timers {
     pub(crate) fn rearm(&mut self, deadline: Instant, token: ParkToken) -> u64 {
         self.next_seq += 1;
         let seq = self.next_seq;
-        self.heap.push(Reverse(TimerEntry { deadline, seq, token, kind: TimerKind::Timeout }));
+        let at_ns = self.offset(deadline);
+        self.heap.push(Reverse(TimerEntry { at_ns, seq, token, kind: TimerKind::Timeout }));
         seq
     }
 
@@ -97,13 +112,14 @@ impl Timers {
         if self.live == 0 {
             return None;
         }
-        self.heap.peek().map(|Reverse(e)| e.deadline)
+        self.heap.peek().map(|Reverse(e)| self.epoch + Duration::from_nanos(e.at_ns))
     }
 
     /// Pops the earliest entry if its deadline is at or before `now`.
     pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<TimerEntry> {
+        let now = self.offset(now);
         match self.heap.peek() {
-            Some(Reverse(e)) if e.deadline <= now => self.heap.pop().map(|Reverse(e)| e),
+            Some(Reverse(e)) if e.at_ns <= now => self.heap.pop().map(|Reverse(e)| e),
             _ => None,
         }
     }
@@ -138,7 +154,6 @@ impl Timers {
 mod tests {
     use super::*;
     use crate::task::TaskId;
-    use std::time::Duration;
 
     fn token(i: u32) -> ParkToken {
         ParkToken { task: TaskId { index: i, generation: 0 }, park: 0 }
@@ -184,6 +199,7 @@ mod tests {
         }
         assert_eq!(t.live(), 10);
         assert!(t.wants_compaction());
+        assert_eq!(std::mem::size_of::<TimerEntry>(), 32);
         let keep: std::collections::HashSet<u64> = seqs[..10].iter().copied().collect();
         t.compact(|e| keep.contains(&e.seq));
         assert_eq!(t.len(), 10);
