@@ -2,15 +2,16 @@
 //! coroutine (the original cogen's `local`).
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 
 /// One coroutine's local values, keyed by the address of their `CoroutineLocal` static. Each
 /// value is boxed once and stays put until the coroutine ends. The list itself is allocated
-/// on first use, so a coroutine that uses no locals pays one pointer.
+/// on first use, so a coroutine that uses no locals pays one pointer (a `Cell`, taken out
+/// and put back around each look-up: one word, where a `RefCell` would take two).
 #[derive(Default)]
 pub(crate) struct LocalMap {
-    values: RefCell<Option<Box<LocalList>>>,
+    values: Cell<Option<Box<LocalList>>>,
 }
 
 /// Values by the address of their `CoroutineLocal` static.
@@ -46,19 +47,23 @@ impl LocalMap {
     /// The value for `key`, created with `init` on first use. The pointer stays valid as long
     /// as the map lives (values are boxed and never removed).
     fn get_or_init<T: 'static>(&self, key: usize, init: fn() -> T) -> *const T {
-        let found = self
-            .values
-            .borrow()
+        // Moving the list in and out of the cell moves neither the `Vec` (it is boxed) nor
+        // the values (each boxed), so pointers handed out earlier stay valid.
+        let list = self.values.take();
+        let found = list
             .as_deref()
             .and_then(|list| list.iter().find(|(k, _)| *k == key))
             .and_then(|(_, v)| v.downcast_ref::<T>().map(|v| v as *const T));
+        self.values.set(list);
         if let Some(p) = found {
             return p;
         }
-        // `init` runs without a borrow held: it may read other coroutine-locals.
+        // `init` runs with the list back in place: it may read other coroutine-locals.
         let boxed: Box<dyn Any> = Box::new(init());
         let p = boxed.downcast_ref::<T>().map(|v| v as *const T).expect("just boxed a T");
-        self.values.borrow_mut().get_or_insert_with(Box::default).push((key, boxed));
+        let mut list = self.values.take().unwrap_or_default();
+        list.push((key, boxed));
+        self.values.set(Some(list));
         p
     }
 }

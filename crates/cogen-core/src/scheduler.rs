@@ -44,7 +44,7 @@ use crate::reactor::{Reactor, Readiness};
 use crate::remote::{Remote, RemoteShared};
 use crate::signal::SignalTable;
 use crate::task::{
-    ArmedTimer, ParkToken, Parked, Task, TaskCell, TaskFuture, TaskId, TaskSlab, TaskState,
+    ArmedTimer, Joiners, ParkToken, Parked, Task, TaskCell, TaskFuture, TaskId, TaskSlab, TaskState,
 };
 use crate::timer::{TimerKind, Timers};
 
@@ -838,7 +838,7 @@ impl Core {
         // coroutine's locals may panic; that must not take the scheduler down (the result is
         // recorded before the body is dropped, and the reference is released regardless).
         let _ = catch_unwind(AssertUnwindSafe(|| unsafe { task.release(error) }));
-        for joiner in std::mem::take(&mut task.joiners) {
+        for joiner in task.joiners.take_all() {
             self.wake(joiner, Event::Joined, Placement::Back);
         }
         if let Some(report) = panic_report {
@@ -855,7 +855,7 @@ impl Core {
             if matches!(self.tasks.get(id).map(|t| &t.state), Some(TaskState::Parked(_))) {
                 self.kill_parked(id, Error::Cancelled(name));
             } else if let Some(t) = self.tasks.get_mut(id) {
-                t.joiners.clear();
+                t.joiners = Joiners::None;
                 self.finish_task(id, Some(Error::Cancelled(name)));
             }
         }

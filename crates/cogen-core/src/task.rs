@@ -247,7 +247,7 @@ pub(crate) struct Task {
     /// Incremented at each park; a `ParkToken` is valid only for the park it was made for.
     pub(crate) park: u32,
     /// Tokens of coroutines joining this one.
-    pub(crate) joiners: SmallVec<[ParkToken; 1]>,
+    pub(crate) joiners: Joiners,
 }
 
 impl Task {
@@ -258,7 +258,7 @@ impl Task {
             name,
             state: TaskState::Queued(Outcome::Completed),
             park: 0,
-            joiners: SmallVec::new(),
+            joiners: Joiners::None,
         }
     }
 
@@ -283,6 +283,60 @@ impl Task {
         // caller nothing points into the body and no poll is in progress.
         unsafe { self.future.as_ref().end(error) };
         drop(release);
+    }
+}
+
+/// The waits joining a coroutine: almost always none or one, kept inline; more go to the
+/// heap. 16 bytes, where a one-inline `SmallVec` takes 24 (one per live coroutine).
+#[derive(Default)]
+pub(crate) enum Joiners {
+    #[default]
+    None,
+    One(ParkToken),
+    // A thin pointer to the list keeps the enum at 16 bytes; a bare `Vec` would make it 24.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<ParkToken>>),
+}
+
+impl Joiners {
+    pub(crate) fn push(&mut self, token: ParkToken) {
+        *self = match std::mem::take(self) {
+            Joiners::None => Joiners::One(token),
+            Joiners::One(first) => Joiners::Many(Box::new(vec![first, token])),
+            Joiners::Many(mut all) => {
+                all.push(token);
+                Joiners::Many(all)
+            }
+        };
+    }
+
+    pub(crate) fn retain(&mut self, keep: impl Fn(&ParkToken) -> bool) {
+        match self {
+            Joiners::None => {}
+            Joiners::One(t) => {
+                if !keep(t) {
+                    *self = Joiners::None;
+                }
+            }
+            Joiners::Many(all) => all.retain(keep),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Joiners::None => true,
+            Joiners::One(_) => false,
+            Joiners::Many(all) => all.is_empty(),
+        }
+    }
+
+    /// Takes every joiner out, in the order they joined.
+    pub(crate) fn take_all(&mut self) -> SmallVec<[ParkToken; 1]> {
+        match std::mem::take(self) {
+            Joiners::None => SmallVec::new(),
+            Joiners::One(t) => smallvec::smallvec![t],
+            Joiners::Many(all) => SmallVec::from_vec(*all),
+        }
     }
 }
 
