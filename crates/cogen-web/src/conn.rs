@@ -177,6 +177,9 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
     let cfg = Rc::clone(&conn.cfg);
     let mut deadline: Option<Instant> = None;
     loop {
+        // Empty lines before a request line are ignored (RFC 9112 §2.2): a stray CRLF after a
+        // body leaves the connection idle, not inside a head.
+        conn.with_input(|buf| (buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count(), ()));
         if conn.buffered() == 0 && conn.draining() {
             return Ok(None);
         }

@@ -239,3 +239,20 @@ fn an_idle_server_outlives_the_schedulers_default_timeouts() -> io::Result<()> {
     thread.join().map_err(|_| io::Error::other("panicked"))?.map_err(io::Error::other)?;
     Ok(())
 }
+
+/// A connection whose last request was followed by a stray CRLF (RFC 9112 §2.2) is idle, not
+/// inside a head: shutdown closes it at once rather than after the grace period.
+#[test]
+fn a_stray_crlf_after_a_request_leaves_the_connection_idle() -> io::Result<()> {
+    let handle = ShutdownHandle::new();
+    let running = start(1, &handle)?;
+    let mut c = connect(running.addrs[0])?;
+    write!(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n\r\n")?;
+    assert!(read_response(&mut c)?.ends_with("done"));
+    std::thread::sleep(Duration::from_millis(100)); // the CRLF has arrived and been read
+    handle.shutdown(HOUR);
+    // End of stream, not a read timeout: the server closed the connection.
+    assert_eq!(c.read(&mut [0u8; 1]).map_err(|e| e.kind()), Ok(0));
+    running.join().map_err(io::Error::other)?;
+    Ok(())
+}
