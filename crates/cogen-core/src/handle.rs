@@ -2,10 +2,11 @@
 //! allocation (its body while it runs, then its result).
 
 use std::fmt;
-use std::rc::Rc;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
 
 use crate::error::Error;
-use crate::task::{ResultSlot, TaskId};
+use crate::task::{ResultSlot, TaskId, release, retain};
 
 /// A handle to a coroutine given to [`Scheduler::add`](crate::Scheduler::add) or `Spawn`.
 ///
@@ -32,23 +33,33 @@ use crate::task::{ResultSlot, TaskId};
 pub struct CoroutineRef<T> {
     id: TaskId,
     name: &'static str,
-    cell: Rc<dyn ResultSlot<T>>,
+    /// One counted reference to the coroutine's cell (see `task::Counted`).
+    cell: NonNull<dyn ResultSlot<T>>,
+    /// A handle may drop a `T` (the result, with the last reference); it is `!Send` and
+    /// `!Sync` through the pointer.
+    _owns: PhantomData<T>,
 }
 
 impl<T> CoroutineRef<T> {
-    pub(crate) fn new(id: TaskId, name: &'static str, cell: Rc<dyn ResultSlot<T>>) -> Self {
-        CoroutineRef { id, name, cell }
+    /// A handle owning one reference to `cell` (counted already by the cell's maker).
+    pub(crate) fn new(id: TaskId, name: &'static str, cell: NonNull<dyn ResultSlot<T>>) -> Self {
+        CoroutineRef { id, name, cell, _owns: PhantomData }
+    }
+
+    fn slot(&self) -> &dyn ResultSlot<T> {
+        // SAFETY: this handle owns a reference, so the cell is alive.
+        unsafe { self.cell.as_ref() }
     }
 
     /// True once the coroutine returned, panicked or was dropped.
     pub fn is_finished(&self) -> bool {
-        self.cell.is_finished()
+        self.slot().is_finished()
     }
 
     /// Takes the coroutine's result: `None` while it runs, or once the result was taken (by an
     /// earlier call or a `Join`). A panic gives `Err(Error::Panicked { .. })`.
     pub fn take_result(&self) -> Option<Result<T, Error>> {
-        self.cell.take()
+        self.slot().take()
     }
 
     /// The coroutine's id in its scheduler.
@@ -64,7 +75,15 @@ impl<T> CoroutineRef<T> {
 
 impl<T> Clone for CoroutineRef<T> {
     fn clone(&self) -> Self {
-        CoroutineRef { id: self.id, name: self.name, cell: Rc::clone(&self.cell) }
+        retain(self.slot());
+        CoroutineRef { id: self.id, name: self.name, cell: self.cell, _owns: PhantomData }
+    }
+}
+
+impl<T> Drop for CoroutineRef<T> {
+    fn drop(&mut self) {
+        // SAFETY: this handle owns one reference to the live cell, given up here once.
+        unsafe { release(self.cell) };
     }
 }
 

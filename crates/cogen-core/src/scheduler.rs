@@ -25,6 +25,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -471,8 +472,9 @@ impl Core {
         placement: Placement,
     ) -> CoroutineRef<F::Output> {
         let (name, future) = coroutine.into_parts();
-        let cell = Rc::new(TaskCell::new(future));
-        let id = self.tasks.insert(Task::new(name, Rc::clone(&cell) as Rc<dyn TaskFuture>));
+        // One allocation, two references: the task's and the handle's.
+        let cell = NonNull::from(Box::leak(Box::new(TaskCell::new(future, 2))));
+        let id = self.tasks.insert(Task::new(name, cell as NonNull<dyn TaskFuture>));
         self.push(id, placement);
         CoroutineRef::new(id, name, cell)
     }

@@ -6,7 +6,6 @@ use std::future::Future;
 use std::num::NonZeroU64;
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use smallvec::SmallVec;
@@ -60,8 +59,44 @@ impl ParkToken {
     }
 }
 
+/// The reference count of a coroutine's cell, shared by its two erased faces: the scheduler's
+/// ([`TaskFuture`]) and the handles' ([`ResultSlot`]). A count of our own rather than an `Rc`:
+/// no weak count, and it shares a word with the finished flag (a million sleepers keep a
+/// million cells).
+pub(crate) trait Counted {
+    fn refs(&self) -> &Cell<u32>;
+}
+
+/// Adds a reference to the cell behind `cell`.
+pub(crate) fn retain<D: ?Sized + Counted>(cell: &D) {
+    let refs = cell.refs();
+    match refs.get().checked_add(1) {
+        Some(n) => refs.set(n),
+        // Four billion live references to one coroutine: as `Rc` does, stop rather than wrap.
+        None => std::process::abort(),
+    }
+}
+
+/// Drops a reference to the cell behind `cell`, freeing it with the last one.
+///
+/// # Safety
+///
+/// `cell` points to a live cell made by `Box::new` and leaked (see `Core::spawn`), and the
+/// caller owns one of its references, which it gives up here.
+pub(crate) unsafe fn release<D: ?Sized + Counted>(cell: NonNull<D>) {
+    // SAFETY: per the caller, the cell is alive while we hold our reference.
+    let refs = unsafe { cell.as_ref() }.refs();
+    let left = refs.get() - 1;
+    refs.set(left);
+    if left == 0 {
+        // SAFETY: the last reference: the cell came from `Box::new`, and nothing else
+        // points to it. The trait object's vtable gives the concrete type's drop and layout.
+        drop(unsafe { Box::from_raw(cell.as_ptr()) });
+    }
+}
+
 /// The erased face of a spawned coroutine, as the scheduler sees it.
-pub(crate) trait TaskFuture {
+pub(crate) trait TaskFuture: Counted {
     /// Polls the body. When it completes, its value becomes the result and the body is
     /// dropped in place.
     ///
@@ -84,7 +119,7 @@ pub(crate) trait TaskFuture {
 }
 
 /// What a handle sees of its coroutine: whether it finished, and its result.
-pub(crate) trait ResultSlot<T> {
+pub(crate) trait ResultSlot<T>: Counted {
     fn is_finished(&self) -> bool;
     /// The result, once: `None` before the coroutine finished or after it was taken.
     fn take(&self) -> Option<Result<T, Error>>;
@@ -93,6 +128,8 @@ pub(crate) trait ResultSlot<T> {
 /// A coroutine's one allocation: its body while it runs, then its result until a handle
 /// takes it. The scheduler holds one reference, each handle another.
 pub(crate) struct TaskCell<F: Future> {
+    /// References: the scheduler's while the coroutine lives, and one per handle.
+    refs: Cell<u32>,
     /// Set once the result is recorded (and the body dropped); from then on only handles
     /// touch `stage`.
     finished: Cell<bool>,
@@ -109,8 +146,10 @@ enum Stage<F: Future> {
 }
 
 impl<F: Future> TaskCell<F> {
-    pub(crate) fn new(future: F) -> Self {
+    /// A cell with `refs` references (the scheduler's and the first handle's).
+    pub(crate) fn new(future: F, refs: u32) -> Self {
         TaskCell {
+            refs: Cell::new(refs),
             finished: Cell::new(false),
             locals: LocalMap::default(),
             stage: UnsafeCell::new(Stage::Running(future)),
@@ -143,6 +182,12 @@ impl<F: Future> TaskCell<F> {
         // in this slot, so it is dropped here, in place. `writer` then fills the slot.
         unsafe { ptr::drop_in_place(self.stage.get()) };
         drop(writer);
+    }
+}
+
+impl<F: Future> Counted for TaskCell<F> {
+    fn refs(&self) -> &Cell<u32> {
+        &self.refs
     }
 }
 
@@ -239,7 +284,7 @@ pub(crate) struct ArmedTimer {
 
 /// A live coroutine.
 pub(crate) struct Task {
-    /// The scheduler's reference to the coroutine's cell (made by `Rc::into_raw`, released
+    /// The scheduler's reference to the coroutine's cell (counted: see [`Counted`]; released
     /// by `Task::release`).
     pub(crate) future: NonNull<dyn TaskFuture>,
     pub(crate) name: &'static str,
@@ -251,10 +296,10 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    pub(crate) fn new(name: &'static str, cell: Rc<dyn TaskFuture>) -> Self {
+    /// A task holding one reference to `cell` (counted already by the cell's maker).
+    pub(crate) fn new(name: &'static str, cell: NonNull<dyn TaskFuture>) -> Self {
         Task {
-            // SAFETY: `Rc::into_raw` never returns null.
-            future: unsafe { NonNull::new_unchecked(Rc::into_raw(cell).cast_mut()) },
+            future: cell,
             name,
             state: TaskState::Queued(Outcome::Completed),
             park: 0,
@@ -274,8 +319,8 @@ impl Task {
         struct Release(NonNull<dyn TaskFuture>);
         impl Drop for Release {
             fn drop(&mut self) {
-                // SAFETY: the pointer came from `Rc::into_raw`, and this is its only release.
-                drop(unsafe { Rc::from_raw(self.0.as_ptr().cast_const()) });
+                // SAFETY: the task owns one reference to the cell, and this is its only release.
+                unsafe { release(self.0) };
             }
         }
         let release = Release(self.future);
@@ -434,7 +479,8 @@ mod tests {
     use super::*;
 
     fn task() -> Task {
-        Task::new("t", Rc::new(TaskCell::new(std::future::ready(()))))
+        let cell: Box<dyn TaskFuture> = Box::new(TaskCell::new(std::future::ready(()), 1));
+        Task::new("t", NonNull::from(Box::leak(cell)))
     }
 
     fn remove(slab: &mut TaskSlab, id: TaskId) {
