@@ -3,9 +3,8 @@
 //!
 //! Each test starts its own server (killed when the test ends, whatever way it ends), and
 //! every socket has a read timeout, so a hung server fails the test instead of hanging it.
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,53 +13,30 @@ const MAX_MESSAGE_BYTES: usize = 4096;
 /// Longest any single request may take here: well above the poll timeouts used.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
+mod util;
+
 /// A running `chat` server, killed on drop.
 struct Chat {
-    child: Child,
-    addr: SocketAddr,
+    server: util::Example,
 }
 
 impl Chat {
-    /// Starts `chat --addr 127.0.0.1:0` with `extra` arguments and reads its address from
-    /// the first line of its stdout.
+    /// Starts `chat --addr 127.0.0.1:0` with `extra` arguments.
     fn start(extra: &[&str]) -> io::Result<Chat> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chat"))
-            .args(["--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
-        // Kill the child even if reading its first line fails.
-        let mut chat = Chat { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let url = line.split_whitespace().last().unwrap_or("");
-        let host = url.trim_start_matches("http://").trim_end_matches('/');
-        chat.addr =
-            host.parse().map_err(|e| io::Error::other(format!("no address in {line:?}: {e}")))?;
-        Ok(chat)
+        Ok(Chat { server: util::Example::start(env!("CARGO_BIN_EXE_chat"), extra)? })
     }
 
     fn request(&self, method: &str, target: &str, headers: &str, body: &[u8]) -> io::Result<Reply> {
-        request(self.addr, method, target, headers, body)
+        request(self.server.addr, method, target, headers, body)
     }
 
     fn get(&self, target: &str) -> io::Result<Reply> {
-        request(self.addr, "GET", target, "", b"")
+        request(self.server.addr, "GET", target, "", b"")
     }
 
     fn push(&self, text: &str) -> io::Result<Reply> {
         let length = format!("content-length: {}\r\n", text.len());
-        request(self.addr, "POST", "/push", &length, text.as_bytes())
-    }
-}
-
-impl Drop for Chat {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        request(self.server.addr, "POST", "/push", &length, text.as_bytes())
     }
 }
 
@@ -133,7 +109,7 @@ fn a_push_reaches_every_waiting_pull() -> io::Result<()> {
     let target = format!("/pull?since={since}");
     let pulls: Vec<_> = (0..2)
         .map(|_| {
-            let (addr, target) = (chat.addr, target.clone());
+            let (addr, target) = (chat.server.addr, target.clone());
             thread::spawn(move || request(addr, "GET", &target, "", b""))
         })
         .collect();

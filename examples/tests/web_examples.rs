@@ -3,40 +3,18 @@
 //! `hello_web` answers "Hello, World!", `signal_web` releases a waiting `/wait` with
 //! `/send/<msg>`, `static_serve` serves a file byte for byte (and 404s outside its root), and
 //! `c10k` holds a few hundred connections and reports its memory per connection.
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A running example server, killed on drop.
-struct Example {
-    child: Child,
-    addr: SocketAddr,
-}
+mod util;
+
+use util::Example;
 
 impl Example {
-    /// Starts `bin --addr 127.0.0.1:0 extra...` and reads `http://ADDR` from its first line.
-    fn start(bin: &str, extra: &[&str]) -> io::Result<Example> {
-        let mut child = Command::new(bin)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
-        let mut example = Example { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or("");
-        let host = url.trim_start_matches("http://").trim_end_matches('/');
-        example.addr =
-            host.parse().map_err(|e| io::Error::other(format!("no address in {line:?}: {e}")))?;
-        Ok(example)
-    }
-
     /// One request on a fresh connection; the whole response (the server closes it).
     fn get(&self, path: &str) -> io::Result<String> {
         let mut c = TcpStream::connect(self.addr)?;
@@ -45,13 +23,6 @@ impl Example {
         let mut got = Vec::new();
         c.read_to_end(&mut got)?;
         Ok(String::from_utf8_lossy(&got).into_owned())
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
