@@ -4,59 +4,26 @@
 //! offset, handler failures, and a real client (Python's http.client).
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::net::TcpStream;
 use std::time::Duration;
 
+use cogen::Coroutine;
 use cogen::prelude::*;
-use cogen::{Coroutine, Remote};
-use cogen_web::{Config, Error, Request, ResponseWriter, Server};
+use cogen_web::{Config, Error, Request, ResponseWriter};
 use http::StatusCode;
 
-/// A server on its own scheduler thread, stopped on drop.
-struct TestServer {
-    addr: SocketAddr,
-    remote: Remote,
-    thread: Option<JoinHandle<()>>,
-}
+mod util;
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.remote.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use util::{TestServer, connect};
 
 fn start<H, F>(handler: H, config: Config) -> io::Result<TestServer>
 where
     H: Fn(Request, ResponseWriter) -> Coroutine<F> + Send + 'static,
     F: std::future::Future<Output = Result<(), Error>> + 'static,
 {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let run = || -> io::Result<()> {
-            let server = Server::with_config(([127, 0, 0, 1], 0).into(), config, handler)?;
-            let mut sched =
-                Scheduler::builder().panic_hook(|_| {}).build().map_err(io::Error::other)?;
-            let _ = tx.send(Ok((server.local_addr()?, sched.remote())));
-            sched.add(server.serve());
-            sched.run().map_err(io::Error::other)
-        };
-        if let Err(e) = run() {
-            let _ = tx.send(Err(e));
-        }
-    });
-    let (addr, remote) = rx.recv_timeout(Duration::from_secs(10)).map_err(io::Error::other)??;
-    Ok(TestServer { addr, remote, thread: Some(thread) })
-}
-
-fn connect(s: &TestServer) -> io::Result<TcpStream> {
-    let c = TcpStream::connect(s.addr)?;
-    c.set_read_timeout(Some(Duration::from_secs(10)))?;
-    Ok(c)
+    util::start_with(handler, config, || {
+        Scheduler::builder().panic_hook(|_| {}).build().map_err(io::Error::other)
+    })
 }
 
 /// A response as read: status, headers (names lowercased), body.

@@ -14,7 +14,6 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cogen::prelude::*;
@@ -57,43 +56,16 @@ impl Flavor {
     }
 }
 
-/// A server on its own scheduler thread, stopped (and joined) on drop.
-struct TestServer {
-    addr: SocketAddr,
-    remote: Remote,
-    thread: Option<JoinHandle<()>>,
-}
+mod util;
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.remote.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use util::TestServer;
 
 fn start<H, F>(flavor: Flavor, handler: H) -> io::Result<TestServer>
 where
     H: Fn(Request, ResponseWriter) -> Coroutine<F> + Send + 'static,
     F: std::future::Future<Output = Result<(), Error>> + 'static,
 {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let run = || -> io::Result<()> {
-            let server =
-                Server::with_config(([127, 0, 0, 1], 0).into(), Config::default(), handler)?;
-            let mut sched = flavor.scheduler(None)?;
-            let _ = tx.send(Ok((server.local_addr()?, sched.remote())));
-            sched.add(server.serve());
-            sched.run().map_err(io::Error::other)
-        };
-        if let Err(e) = run() {
-            let _ = tx.send(Err(e));
-        }
-    });
-    let (addr, remote) = rx.recv_timeout(Duration::from_secs(10)).map_err(io::Error::other)??;
-    Ok(TestServer { addr, remote, thread: Some(thread) })
+    util::start_with(handler, Config::default(), move || flavor.scheduler(None))
 }
 
 fn connect(s: &TestServer) -> io::Result<TcpStream> {
