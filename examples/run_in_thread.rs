@@ -21,6 +21,7 @@ type Slot<R> = Arc<Mutex<Option<thread::Result<R>>>>;
 /// Runs `job` on a new thread; `yield_!` gives its return value, `Error::Panicked` if it
 /// panicked, `Error::Timeout` if the operation timed out first (the thread then finishes on
 /// its own and its result is dropped), or `Error::Io` if no thread could be started.
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct RunInThread<F, R> {
     job: Option<F>,
     slot: Slot<R>,

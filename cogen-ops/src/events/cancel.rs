@@ -36,6 +36,7 @@ use cogen_core::{CoroutineRef, OpContext, OpOptions, Operation, Processed};
 /// assert_eq!(h.take_result().transpose()?, Some(true));
 /// # Ok::<(), cogen::Error>(())
 /// ```
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Cancel {
     target: cogen_core::TaskId,
     name: &'static str,

@@ -34,6 +34,7 @@ use cogen_core::{
 /// assert_eq!(target.take_result().transpose()?, Some(1));
 /// # Ok::<(), cogen::Error>(())
 /// ```
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Join<T> {
     target: CoroutineRef<T>,
     opts: OpOptions,

@@ -18,6 +18,7 @@ use cogen_core::{OpContext, OpOptions, Operation, Outcome, Placement, Processed}
 /// # Ok::<(), cogen::Error>(())
 /// ```
 #[derive(Debug, Default, Clone, Copy)]
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Pass {
     opts: OpOptions,
 }

@@ -41,6 +41,7 @@ use cogen_core::{
 /// assert_eq!(l.take_result().transpose()?.transpose()?.as_deref(), Some("hi"));
 /// # Ok::<(), cogen::Error>(())
 /// ```
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Signal<N, V> {
     name: Option<N>,
     /// The name's `Debug` form, kept when the name itself moved into the signal table.
@@ -216,6 +217,7 @@ where
 /// assert_eq!(h.take_result().transpose()?, Some(true));
 /// # Ok::<(), cogen::Error>(())
 /// ```
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct WaitForSignal<V, N = &'static str> {
     name: Option<N>,
     /// The name's `Debug` form, kept when the name itself moved into the signal table.

@@ -29,6 +29,7 @@ use cogen_core::{OpContext, OpOptions, Operation, Outcome, Placement, Processed,
 /// # Ok::<(), cogen::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Sleep {
     until: Until,
     opts: OpOptions,

@@ -30,6 +30,7 @@ use cogen_core::{
 /// assert_eq!(h.take_result().transpose()?.transpose()?, Some(42));
 /// # Ok::<(), cogen::Error>(())
 /// ```
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Spawn<F: Future> {
     coroutine: Option<Coroutine<F>>,
     handle: Option<CoroutineRef<F::Output>>,

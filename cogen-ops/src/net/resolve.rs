@@ -47,6 +47,7 @@ pub fn resolve(host_port: impl Into<String>) -> Resolve {
 }
 
 /// The operation returned by [`resolve`].
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Resolve {
     query: Option<String>,
     slot: Slot,

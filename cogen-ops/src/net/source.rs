@@ -104,6 +104,7 @@ pub trait IoKind: fmt::Debug {
 ///
 /// Its timeout is the operation's own, else the scheduler's `socket_timeout`, else its
 /// `default_timeout`. Timeouts are weak by default: each partial transfer pushes them back.
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct IoOp<'a, K: IoKind> {
     src: &'a Source,
     kind: K,

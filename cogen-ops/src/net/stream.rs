@@ -69,6 +69,7 @@ pub(crate) fn sendfile<'a, 'b>(
 
 /// A non-blocking connect: yields the connected stream, or the connect error with its usual
 /// kind (`ConnectionRefused`, `HostUnreachable`, `NetworkUnreachable`, `TimedOut`, ...).
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Connect<T> {
     addr: Option<SockAddr>,
     state: ConnectState,

@@ -46,6 +46,7 @@ fn wake_all(cx: &mut OpContext<'_>, opts: &OpOptions, wakes: Wakes) {
 }
 
 /// `queue.put(item)`: see [`Queue::put`].
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Put<T> {
     queue: Queue<T>,
     item: Option<T>,
@@ -147,6 +148,7 @@ impl<T> Operation for Put<T> {
 }
 
 /// `queue.get()`: see [`Queue::get`].
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Get<T> {
     queue: Queue<T>,
     result: Option<Result<T, GetError>>,
@@ -229,6 +231,7 @@ impl<T> Operation for Get<T> {
 }
 
 /// `queue.join()`: see [`Queue::join`].
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct QueueJoin<T> {
     queue: Queue<T>,
     opts: OpOptions,

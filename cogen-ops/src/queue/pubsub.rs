@@ -232,6 +232,7 @@ impl<T> fmt::Debug for Subscriber<T> {
 }
 
 /// `pubsub.publish(msg)`: see [`PubSub::publish`].
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Publish<T> {
     ps: PubSub<T>,
     msg: Option<T>,
@@ -280,6 +281,7 @@ impl<T: Clone> Operation for Publish<T> {
 }
 
 /// `subscriber.fetch()`: see [`Subscriber::fetch`].
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Fetch<'a, T> {
     sub: &'a Subscriber<T>,
     result: Option<Result<Vec<T>, FetchError>>,
