@@ -235,7 +235,9 @@ fn pull(room: Rc<Room>, req: Request, mut res: ResponseWriter) -> Result<(), Err
                 // More was published than the feed keeps before this pull ran: the log has
                 // it (or counts what it lost).
                 Err(FetchError::Lagged(_)) => room.read_from(cursor),
-                Err(FetchError::Timeout) => {
+                // A timeout (`FetchError` is non-exhaustive: so would any later failure of
+                // the wait be): nothing new, the client polls again.
+                Err(_) => {
                     let empty = http::Response::builder()
                         .status(StatusCode::NO_CONTENT)
                         .header("cache-control", "no-store")

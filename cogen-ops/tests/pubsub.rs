@@ -28,6 +28,7 @@ fn drain(sub: Rc<Subscriber<u32>>, log: Log) {
             Ok(batch) => log.borrow_mut().extend(batch.into_iter().map(Rec::Msg)),
             Err(FetchError::Lagged(n)) => log.borrow_mut().push(Rec::Lagged(n)),
             Err(FetchError::Timeout) => return,
+            Err(e) => panic!("fetch failed: {e}"),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 
 /// Why a `put` (or `try_put`) did not enqueue its item; the item comes back.
 #[derive(PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PutError<T> {
     /// The queue is full (`try_put` only).
     Full(T),
@@ -46,6 +47,7 @@ impl<T> std::error::Error for PutError<T> {}
 
 /// Why a `get` (or `try_get`) returned no item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GetError {
     /// The queue is empty (`try_get` only).
     #[error("the queue is empty")]
@@ -65,6 +67,7 @@ pub struct TooManyTaskDone;
 
 /// Why a `fetch` returned no messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FetchError {
     /// The subscriber fell behind the history bound: this many messages were skipped. The
     /// next fetch continues with the oldest message still kept.
