@@ -1,7 +1,11 @@
 //! `Queue<T>`: the FIFO shared by the coroutines of one scheduler, and its bookkeeping of
 //! waiters (who gets the next item, who gets the next free slot).
+//!
+//! `Inner` is the queue's pure state machine: park tokens go in, the tokens to wake come out
+//! (in a `Wakes`), and it never wakes anybody itself. The plain methods here wake through the
+//! scheduler's local waker; the operations in `ops.rs` wake through their `OpContext`.
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
@@ -10,10 +14,9 @@ use cogen_core::{LocalWaker, ParkToken, Placement};
 use smallvec::SmallVec;
 
 use super::errors::{GetError, PutError, TooManyTaskDone};
-use super::ops::{Get, Put, QueueJoin};
 
 /// Tokens to wake once the queue is no longer borrowed.
-pub(crate) type Wakes = SmallVec<[ParkToken; 4]>;
+pub(crate) type Wakes<K = ParkToken> = SmallVec<[K; 4]>;
 
 /// A FIFO queue for the coroutines of one scheduler: `put` waits while it is full, `get`
 /// while it is empty, `join` until every item taken was marked done. Waiters are served in
@@ -50,7 +53,7 @@ pub(crate) type Wakes = SmallVec<[ParkToken; 4]>;
 /// # Ok::<(), cogen::Error>(())
 /// ```
 pub struct Queue<T> {
-    pub(crate) inner: Rc<RefCell<Inner<T>>>,
+    inner: Rc<RefCell<Inner<T>>>,
 }
 
 impl<T> Clone for Queue<T> {
@@ -59,35 +62,54 @@ impl<T> Clone for Queue<T> {
     }
 }
 
-pub(crate) struct Inner<T> {
+/// The queue's state: items, waiters by park token (`K`, a `ParkToken` outside the unit
+/// tests), and the counts. Every method that frees an item or a slot pushes the tokens it
+/// hands them to onto `wakes`; the caller wakes them once the borrow ends.
+pub(crate) struct Inner<T, K = ParkToken> {
     items: VecDeque<T>,
     capacity: Option<usize>,
     /// Items given to woken getters that have not run yet, in wake order.
-    handoff: VecDeque<(ParkToken, T)>,
-    getters: VecDeque<ParkToken>,
-    putters: VecDeque<ParkToken>,
+    handoff: VecDeque<(K, T)>,
+    getters: VecDeque<K>,
+    putters: VecDeque<K>,
     /// Putters woken because a slot was freed for them; each holds that slot until it runs.
-    reserved: Vec<ParkToken>,
-    joiners: Vec<ParkToken>,
+    reserved: Vec<K>,
+    joiners: Vec<K>,
     unfinished: usize,
     closed: bool,
     /// For plain methods (`try_put`, `close`, ...) to wake waiters; set by the first wait.
-    pub(crate) waker: Option<LocalWaker>,
+    waker: Option<LocalWaker>,
 }
 
-impl<T> Inner<T> {
+impl<T, K: Copy + Eq> Inner<T, K> {
+    /// An empty queue of at most `capacity` items (`None`: no bound).
+    fn new(capacity: Option<usize>) -> Self {
+        Inner {
+            items: VecDeque::new(),
+            capacity,
+            handoff: VecDeque::new(),
+            getters: VecDeque::new(),
+            putters: VecDeque::new(),
+            reserved: Vec::new(),
+            joiners: Vec::new(),
+            unfinished: 0,
+            closed: false,
+            waker: None,
+        }
+    }
+
     fn is_full(&self) -> bool {
         self.capacity.is_some_and(|c| self.items.len() + self.reserved.len() >= c)
     }
 
     /// Takes a new item: to the first waiting getter, else to the back of the queue.
-    fn accept(&mut self, item: T, wakes: &mut Wakes) {
+    fn accept(&mut self, item: T, wakes: &mut Wakes<K>) {
         self.unfinished += 1;
         self.deliver(item, wakes);
     }
 
     /// Gives an already-counted item to the first waiting getter, or queues it.
-    fn deliver(&mut self, item: T, wakes: &mut Wakes) {
+    fn deliver(&mut self, item: T, wakes: &mut Wakes<K>) {
         match self.getters.pop_front() {
             Some(g) => {
                 self.handoff.push_back((g, item));
@@ -98,7 +120,7 @@ impl<T> Inner<T> {
     }
 
     /// An item left the queue: wake the first waiting putter, holding the slot for it.
-    fn make_room(&mut self, wakes: &mut Wakes) {
+    fn make_room(&mut self, wakes: &mut Wakes<K>) {
         if self.closed {
             return;
         }
@@ -112,7 +134,7 @@ impl<T> Inner<T> {
 
     /// `put` on yield: `Ok(woken)` if the item was taken (and maybe woke a getter), else it
     /// comes back in `Err` to wait (or fail if closed).
-    pub(crate) fn put_now(&mut self, item: T, wakes: &mut Wakes) -> Result<(), PutError<T>> {
+    pub(crate) fn put_now(&mut self, item: T, wakes: &mut Wakes<K>) -> Result<(), PutError<T>> {
         if self.closed {
             return Err(PutError::Closed(item));
         }
@@ -124,12 +146,12 @@ impl<T> Inner<T> {
         }
     }
 
-    pub(crate) fn wait_put(&mut self, token: ParkToken) {
+    pub(crate) fn wait_put(&mut self, token: K) {
         self.putters.push_back(token);
     }
 
     /// A waiting putter was poked: `Some` with its slot's verdict if it may go on.
-    pub(crate) fn putter_poked(&mut self, token: ParkToken) -> PutterPoke {
+    pub(crate) fn putter_poked(&mut self, token: K) -> PutterPoke {
         if let Some(i) = self.reserved.iter().position(|t| *t == token) {
             self.reserved.swap_remove(i);
             return if self.closed { PutterPoke::Closed } else { PutterPoke::Room };
@@ -137,12 +159,12 @@ impl<T> Inner<T> {
         if self.closed { PutterPoke::Closed } else { PutterPoke::Wait }
     }
 
-    pub(crate) fn accept_from_putter(&mut self, item: T, wakes: &mut Wakes) {
+    pub(crate) fn accept_from_putter(&mut self, item: T, wakes: &mut Wakes<K>) {
         self.accept(item, wakes);
     }
 
     /// A waiting putter gave up (timeout or cancellation): forget it, pass its slot on.
-    pub(crate) fn cancel_put(&mut self, token: ParkToken, wakes: &mut Wakes) {
+    pub(crate) fn cancel_put(&mut self, token: K, wakes: &mut Wakes<K>) {
         self.putters.retain(|t| *t != token);
         if let Some(i) = self.reserved.iter().position(|t| *t == token) {
             self.reserved.swap_remove(i);
@@ -150,7 +172,7 @@ impl<T> Inner<T> {
         }
     }
 
-    pub(crate) fn get_now(&mut self, wakes: &mut Wakes) -> Result<T, GetError> {
+    pub(crate) fn get_now(&mut self, wakes: &mut Wakes<K>) -> Result<T, GetError> {
         match self.items.pop_front() {
             Some(item) => {
                 self.make_room(wakes);
@@ -161,7 +183,7 @@ impl<T> Inner<T> {
         }
     }
 
-    pub(crate) fn wait_get(&mut self, token: ParkToken) {
+    pub(crate) fn wait_get(&mut self, token: K) {
         self.getters.push_back(token);
     }
 
@@ -184,7 +206,7 @@ impl<T> Inner<T> {
     }
 
     /// A waiting getter was poked: its item, `Closed`, or keep waiting (`Empty`).
-    pub(crate) fn getter_poked(&mut self, token: ParkToken) -> Result<T, GetError> {
+    pub(crate) fn getter_poked(&mut self, token: K) -> Result<T, GetError> {
         // Getters are woken in order, so their item is almost always the first one.
         if self.handoff.front().is_some_and(|(t, _)| *t == token)
             && let Some((_, item)) = self.handoff.pop_front()
@@ -201,7 +223,7 @@ impl<T> Inner<T> {
 
     /// A waiting getter gave up: forget it; an item already handed to it goes to the next
     /// getter (or back to the front of the queue).
-    pub(crate) fn cancel_get(&mut self, token: ParkToken, wakes: &mut Wakes) {
+    pub(crate) fn cancel_get(&mut self, token: K, wakes: &mut Wakes<K>) {
         self.getters.retain(|t| *t != token);
         if let Some(i) = self.handoff.iter().position(|(t, _)| *t == token)
             && let Some((_, item)) = self.handoff.remove(i)
@@ -220,18 +242,40 @@ impl<T> Inner<T> {
         self.unfinished
     }
 
-    pub(crate) fn wait_join(&mut self, token: ParkToken) {
+    /// One taken item is done: when none is left unfinished, every joiner is woken.
+    fn task_done(&mut self, wakes: &mut Wakes<K>) -> Result<(), TooManyTaskDone> {
+        if self.unfinished == 0 {
+            return Err(TooManyTaskDone);
+        }
+        self.unfinished -= 1;
+        if self.unfinished == 0 {
+            wakes.extend(self.joiners.drain(..));
+        }
+        Ok(())
+    }
+
+    /// Closes the queue: every waiting getter and putter is woken, to find it closed.
+    fn close(&mut self, wakes: &mut Wakes<K>) {
+        self.closed = true;
+        wakes.extend(self.getters.iter().copied());
+        wakes.extend(self.putters.iter().copied());
+    }
+
+    pub(crate) fn wait_join(&mut self, token: K) {
         self.joiners.push(token);
     }
 
-    pub(crate) fn cancel_join(&mut self, token: ParkToken) {
+    pub(crate) fn cancel_join(&mut self, token: K) {
         self.joiners.retain(|t| *t != token);
     }
 
-    fn set_waker(&mut self, waker: &LocalWaker) {
-        if self.waker.is_none() {
-            self.waker = Some(waker.clone());
-        }
+    /// True until the scheduler's local waker was kept (see [`Queue::remember_waker`]).
+    pub(crate) fn needs_waker(&self) -> bool {
+        self.waker.is_none()
+    }
+
+    pub(crate) fn set_waker(&mut self, waker: LocalWaker) {
+        self.waker = Some(waker);
     }
 }
 
@@ -244,20 +288,13 @@ pub(crate) enum PutterPoke {
 
 impl<T> Queue<T> {
     fn with_capacity(capacity: Option<usize>) -> Self {
-        Queue {
-            inner: Rc::new(RefCell::new(Inner {
-                items: VecDeque::new(),
-                capacity,
-                handoff: VecDeque::new(),
-                getters: VecDeque::new(),
-                putters: VecDeque::new(),
-                reserved: Vec::new(),
-                joiners: Vec::new(),
-                unfinished: 0,
-                closed: false,
-                waker: None,
-            })),
-        }
+        Queue { inner: Rc::new(RefCell::new(Inner::new(capacity))) }
+    }
+
+    /// The state machine, for the operations (ops.rs). Drop the borrow before waking anyone.
+    #[inline]
+    pub(super) fn state(&self) -> RefMut<'_, Inner<T>> {
+        self.inner.borrow_mut()
     }
 
     /// A queue holding at most `capacity` items (at least 1).
@@ -268,24 +305,6 @@ impl<T> Queue<T> {
     /// A queue without a bound: `put` never waits.
     pub fn unbounded() -> Self {
         Self::with_capacity(None)
-    }
-
-    /// Puts `item`, waiting while the queue is full. Yields `Ok(())`, or the item back in
-    /// `PutError::Closed` / `PutError::Timeout`.
-    pub fn put(&self, item: T) -> Put<T> {
-        Put::new(self.clone(), item)
-    }
-
-    /// Takes the oldest item, waiting while the queue is empty. Yields the item, or
-    /// `GetError::Closed` / `GetError::Timeout`.
-    pub fn get(&self) -> Get<T> {
-        Get::new(self.clone())
-    }
-
-    /// Waits until every item put so far was marked done with [`task_done`](Self::task_done).
-    /// Yields `Ok(())`, or `Err(Error::Timeout)`.
-    pub fn join(&self) -> QueueJoin<T> {
-        QueueJoin::new(self.clone())
     }
 
     /// Puts `item` without waiting.
@@ -318,28 +337,17 @@ impl<T> Queue<T> {
     ///
     /// [`TooManyTaskDone`] if every item was already marked done (the count is unchanged).
     pub fn task_done(&self) -> Result<(), TooManyTaskDone> {
-        let wakes: Wakes = {
-            let mut q = self.inner.borrow_mut();
-            if q.unfinished == 0 {
-                return Err(TooManyTaskDone);
-            }
-            q.unfinished -= 1;
-            if q.unfinished == 0 { q.joiners.drain(..).collect() } else { Wakes::new() }
-        };
+        let mut wakes = Wakes::new();
+        let r = self.inner.borrow_mut().task_done(&mut wakes);
         self.wake(wakes);
-        Ok(())
+        r
     }
 
     /// Closes the queue: every waiting `put` and `get` is woken with `Closed`, and so is every
     /// later one, except that `get` still takes the items already queued.
     pub fn close(&self) {
-        let wakes: Wakes = {
-            let mut q = self.inner.borrow_mut();
-            q.closed = true;
-            let mut w: Wakes = q.getters.iter().copied().collect();
-            w.extend(q.putters.iter().copied());
-            w
-        };
+        let mut wakes = Wakes::new();
+        self.inner.borrow_mut().close(&mut wakes);
         self.wake(wakes);
     }
 
@@ -374,15 +382,6 @@ impl<T> Queue<T> {
         (q.getters.len() + q.handoff.len(), q.putters.len() + q.reserved.len(), q.joiners.len())
     }
 
-    /// Keeps the scheduler's local waker, for plain methods that must wake waiters.
-    #[inline]
-    pub(crate) fn remember_waker(&self, cx: &cogen_core::OpContext<'_>) {
-        let mut q = self.inner.borrow_mut();
-        if q.waker.is_none() {
-            q.set_waker(&cx.local_waker());
-        }
-    }
-
     /// Wakes tokens from plain code, through the local waker.
     fn wake(&self, wakes: Wakes) {
         if wakes.is_empty() {
@@ -408,5 +407,174 @@ impl<T> fmt::Debug for Queue<T> {
             .field("unfinished", &q.unfinished)
             .field("closed", &q.closed)
             .finish()
+    }
+}
+
+/// The state machine alone: `u32`s stand for park tokens, and each test checks whom a step
+/// wakes (the `Wakes` it fills) and what each waiter then finds.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type State = Inner<&'static str, u32>;
+
+    fn woken(f: impl FnOnce(&mut Wakes<u32>)) -> Vec<u32> {
+        let mut wakes = Wakes::new();
+        f(&mut wakes);
+        wakes.to_vec()
+    }
+
+    /// A bounded queue holding `items`, with every item already counted.
+    fn holding(capacity: usize, items: &[&'static str]) -> State {
+        let mut q = State::new(Some(capacity));
+        for &item in items {
+            assert!(q.put_now(item, &mut Wakes::new()).is_ok());
+        }
+        q
+    }
+
+    #[test]
+    fn a_put_hands_its_item_to_the_first_waiting_getter() {
+        let mut q = State::new(None);
+        q.wait_get(1);
+        q.wait_get(2);
+        assert_eq!(woken(|w| assert!(q.put_now("a", w).is_ok())), [1]);
+        assert_eq!(woken(|w| assert!(q.put_now("b", w).is_ok())), [2]);
+        // Each woken getter finds its own item, whatever order they run in; nothing was queued.
+        assert_eq!(q.getter_poked(2), Ok("b"));
+        assert_eq!(q.getter_poked(1), Ok("a"));
+        assert!(q.items.is_empty());
+        assert_eq!(q.unfinished(), 2);
+    }
+
+    #[test]
+    fn a_getter_poked_without_an_item_keeps_waiting() {
+        let mut q = State::new(None);
+        q.wait_get(1);
+        assert_eq!(q.getter_poked(1), Err(GetError::Empty));
+        q.close(&mut Wakes::new());
+        assert_eq!(q.getter_poked(1), Err(GetError::Closed));
+    }
+
+    #[test]
+    fn a_put_to_a_full_queue_must_wait() {
+        let mut q = holding(1, &["a"]);
+        assert!(matches!(q.put_now("b", &mut Wakes::new()), Err(PutError::Full("b"))));
+        assert_eq!(q.put_quietly("b"), Err("b"));
+        assert_eq!(q.unfinished(), 1);
+    }
+
+    #[test]
+    fn a_get_from_a_full_queue_reserves_the_slot_for_the_first_waiting_putter() {
+        let mut q = holding(1, &["a"]);
+        q.wait_put(1);
+        q.wait_put(2);
+        assert_eq!(woken(|w| assert_eq!(q.get_now(w), Ok("a"))), [1]);
+        // The slot is putter 1's until it runs: nobody else may take it.
+        assert!(q.is_full());
+        assert!(matches!(q.put_now("late", &mut Wakes::new()), Err(PutError::Full("late"))));
+        assert!(matches!(q.putter_poked(2), PutterPoke::Wait));
+        assert!(matches!(q.putter_poked(1), PutterPoke::Room));
+        assert_eq!(woken(|w| q.accept_from_putter("b", w)), []);
+        assert_eq!(q.items, ["b"]);
+        assert_eq!(q.unfinished(), 2);
+    }
+
+    #[test]
+    fn a_put_goes_to_a_waiting_getter_even_when_every_slot_is_reserved() {
+        let mut q = holding(1, &["a"]);
+        q.wait_put(1);
+        assert_eq!(woken(|w| assert_eq!(q.get_now(w), Ok("a"))), [1]);
+        q.wait_get(2);
+        assert!(q.is_full());
+        assert_eq!(woken(|w| assert!(q.put_now("b", w).is_ok())), [2]);
+        assert_eq!(q.getter_poked(2), Ok("b"));
+    }
+
+    #[test]
+    fn a_reserved_putter_that_gives_up_passes_its_slot_on() {
+        let mut q = holding(1, &["a"]);
+        q.wait_put(1);
+        q.wait_put(2);
+        assert_eq!(woken(|w| assert_eq!(q.get_now(w), Ok("a"))), [1]);
+        assert_eq!(woken(|w| q.cancel_put(1, w)), [2]);
+        assert!(matches!(q.putter_poked(2), PutterPoke::Room));
+    }
+
+    #[test]
+    fn a_waiting_putter_that_gives_up_leaves_no_trace() {
+        let mut q = holding(1, &["a"]);
+        q.wait_put(1);
+        assert_eq!(woken(|w| q.cancel_put(1, w)), []);
+        // Nobody is woken for the freed slot, and the queue is open to a plain put again.
+        assert_eq!(woken(|w| assert_eq!(q.get_now(w), Ok("a"))), []);
+        assert!(!q.is_full());
+    }
+
+    #[test]
+    fn a_getter_that_gives_up_passes_its_item_to_the_next_getter() {
+        let mut q = State::new(None);
+        q.wait_get(1);
+        q.wait_get(2);
+        assert_eq!(woken(|w| assert!(q.put_now("a", w).is_ok())), [1]);
+        assert_eq!(woken(|w| q.cancel_get(1, w)), [2]);
+        assert_eq!(q.getter_poked(2), Ok("a"));
+    }
+
+    #[test]
+    fn a_getter_that_gives_up_puts_its_item_back_at_the_front() {
+        let mut q = State::new(None);
+        q.wait_get(1);
+        assert_eq!(woken(|w| assert!(q.put_now("a", w).is_ok())), [1]);
+        assert!(q.put_now("b", &mut Wakes::new()).is_ok());
+        assert_eq!(woken(|w| q.cancel_get(1, w)), []);
+        assert_eq!(q.items, ["a", "b"]);
+        assert_eq!(q.getter_poked(1), Err(GetError::Empty));
+    }
+
+    #[test]
+    fn the_quiet_paths_refuse_whenever_someone_would_need_waking() {
+        let mut q = holding(2, &["a"]);
+        q.wait_put(1);
+        assert_eq!(q.get_quietly(), None);
+        q.cancel_put(1, &mut Wakes::new());
+        assert_eq!(q.get_quietly(), Some("a"));
+        q.wait_get(2);
+        assert_eq!(q.put_quietly("b"), Err("b"));
+    }
+
+    #[test]
+    fn close_wakes_every_waiter_and_keeps_the_items() {
+        let mut q = holding(1, &["a"]);
+        q.wait_put(1);
+        let mut empty = State::new(None);
+        empty.wait_get(2);
+        assert_eq!(woken(|w| q.close(w)), [1]);
+        assert_eq!(woken(|w| empty.close(w)), [2]);
+        assert!(matches!(q.putter_poked(1), PutterPoke::Closed));
+        assert!(matches!(q.put_now("b", &mut Wakes::new()), Err(PutError::Closed("b"))));
+        // The item queued before the close can still be taken, and frees no slot for anyone.
+        assert_eq!(woken(|w| assert_eq!(q.get_now(w), Ok("a"))), []);
+        assert!(q.reserved.is_empty());
+        assert_eq!(q.get_now(&mut Wakes::new()), Err(GetError::Closed));
+    }
+
+    #[test]
+    fn the_last_task_done_wakes_the_joiners() {
+        let mut q = holding(4, &["a", "b"]);
+        q.wait_join(1);
+        q.wait_join(2);
+        assert_eq!(woken(|w| assert!(q.task_done(w).is_ok())), []);
+        assert_eq!(woken(|w| assert!(q.task_done(w).is_ok())), [1, 2]);
+        assert_eq!(woken(|w| assert_eq!(q.task_done(w), Err(TooManyTaskDone))), []);
+        assert_eq!(q.unfinished(), 0);
+    }
+
+    #[test]
+    fn a_joiner_that_gives_up_is_not_woken() {
+        let mut q = holding(4, &["a"]);
+        q.wait_join(1);
+        q.cancel_join(1);
+        assert_eq!(woken(|w| assert!(q.task_done(w).is_ok())), []);
     }
 }

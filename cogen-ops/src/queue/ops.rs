@@ -1,4 +1,5 @@
-//! The queue's waiting operations: `Put`, `Get` and `QueueJoin`.
+//! The queue's waiting operations, `Put`, `Get` and `QueueJoin`, and the `Queue` methods that
+//! build them. They drive the state machine in `fifo.rs` and wake whom it names.
 //!
 //! Priority: the coroutines an operation wakes go to the front of the active queue with `Op`
 //! or `First` (else the back). The coroutine that issued it continues at once, except with
@@ -9,11 +10,43 @@
 use std::fmt;
 
 use cogen_core::{
-    Error, Event, OpContext, OpOptions, Operation, Outcome, Placement, Processed, RunStatus,
+    Error, Event, OpContext, OpOptions, Operation, Outcome, ParkToken, Placement, Processed,
+    RunStatus,
 };
 
 use super::errors::{GetError, PutError};
-use super::fifo::{PutterPoke, Queue, Wakes};
+use super::fifo::{Inner, PutterPoke, Queue, Wakes};
+
+impl<T> Queue<T> {
+    /// Puts `item`, waiting while the queue is full. Yields `Ok(())`, or the item back in
+    /// `PutError::Closed` / `PutError::Timeout`.
+    pub fn put(&self, item: T) -> Put<T> {
+        Put::new(self.clone(), item)
+    }
+
+    /// Takes the oldest item, waiting while the queue is empty. Yields the item, or
+    /// `GetError::Closed` / `GetError::Timeout`.
+    pub fn get(&self) -> Get<T> {
+        Get::new(self.clone())
+    }
+
+    /// Waits until every item put so far was marked done with [`task_done`](Self::task_done).
+    /// Yields `Ok(())`, or `Err(Error::Timeout)`.
+    pub fn join(&self) -> QueueJoin<T> {
+        QueueJoin::new(self.clone())
+    }
+
+    /// Parks the issuer in one of the queue's wait lines (`wait`), keeping the scheduler's
+    /// local waker first, for the plain methods (`try_put`, `close`, ...) that must wake it.
+    fn park(&self, cx: &OpContext<'_>, wait: fn(&mut Inner<T>, ParkToken)) -> Processed {
+        let mut q = self.state();
+        if q.needs_waker() {
+            q.set_waker(cx.local_waker());
+        }
+        wait(&mut q, cx.park_token());
+        Processed::Park
+    }
+}
 
 /// Wakes `wakes` for an operation with options `opts`; returns how the issuer goes on.
 #[inline]
@@ -55,7 +88,7 @@ pub struct Put<T> {
 }
 
 impl<T> Put<T> {
-    pub(crate) fn new(queue: Queue<T>, item: T) -> Self {
+    fn new(queue: Queue<T>, item: T) -> Self {
         Put { queue, item: Some(item), result: None, opts: OpOptions::default() }
     }
 }
@@ -76,7 +109,7 @@ impl<T> Operation for Put<T> {
     #[inline]
     fn try_complete(&mut self) -> Option<Self::Output> {
         let item = self.item.take()?;
-        match self.queue.inner.borrow_mut().put_quietly(item) {
+        match self.queue.state().put_quietly(item) {
             Ok(()) => Some(Ok(())),
             Err(item) => {
                 self.item = Some(item);
@@ -88,7 +121,7 @@ impl<T> Operation for Put<T> {
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
         let Some(item) = self.item.take() else { return Processed::Complete };
         let mut wakes = Wakes::new();
-        let r = self.queue.inner.borrow_mut().put_now(item, &mut wakes);
+        let r = self.queue.state().put_now(item, &mut wakes);
         match r {
             Ok(()) => {
                 self.result = Some(Ok(()));
@@ -96,9 +129,7 @@ impl<T> Operation for Put<T> {
             }
             Err(PutError::Full(item)) => {
                 self.item = Some(item);
-                self.queue.remember_waker(cx);
-                self.queue.inner.borrow_mut().wait_put(cx.park_token());
-                Processed::Park
+                self.queue.park(cx, Inner::wait_put)
             }
             Err(e) => {
                 self.result = Some(Err(e));
@@ -110,17 +141,17 @@ impl<T> Operation for Put<T> {
     fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
         let Event::Poke = event else { return RunStatus::NotYet };
         let token = cx.park_token();
-        let poke = self.queue.inner.borrow_mut().putter_poked(token);
+        let poke = self.queue.state().putter_poked(token);
         match (poke, self.item.take()) {
             (PutterPoke::Room, Some(item)) => {
                 let mut wakes = Wakes::new();
-                self.queue.inner.borrow_mut().accept_from_putter(item, &mut wakes);
+                self.queue.state().accept_from_putter(item, &mut wakes);
                 wake_all(cx, &self.opts, wakes);
                 self.result = Some(Ok(()));
                 RunStatus::Done
             }
             (PutterPoke::Closed, Some(item)) => {
-                self.queue.inner.borrow_mut().cancel_put(token, &mut Wakes::new());
+                self.queue.state().cancel_put(token, &mut Wakes::new());
                 self.result = Some(Err(PutError::Closed(item)));
                 RunStatus::Done
             }
@@ -142,7 +173,7 @@ impl<T> Operation for Put<T> {
 
     fn cleanup(&mut self, cx: &mut OpContext<'_>) {
         let mut wakes = Wakes::new();
-        self.queue.inner.borrow_mut().cancel_put(cx.park_token(), &mut wakes);
+        self.queue.state().cancel_put(cx.park_token(), &mut wakes);
         wake_all(cx, &self.opts, wakes);
     }
 }
@@ -156,7 +187,7 @@ pub struct Get<T> {
 }
 
 impl<T> Get<T> {
-    pub(crate) fn new(queue: Queue<T>) -> Self {
+    fn new(queue: Queue<T>) -> Self {
         Get { queue, result: None, opts: OpOptions::default() }
     }
 }
@@ -176,18 +207,14 @@ impl<T> Operation for Get<T> {
 
     #[inline]
     fn try_complete(&mut self) -> Option<Self::Output> {
-        self.queue.inner.borrow_mut().get_quietly().map(Ok)
+        self.queue.state().get_quietly().map(Ok)
     }
 
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
         let mut wakes = Wakes::new();
-        let r = self.queue.inner.borrow_mut().get_now(&mut wakes);
+        let r = self.queue.state().get_now(&mut wakes);
         match r {
-            Err(GetError::Empty) => {
-                self.queue.remember_waker(cx);
-                self.queue.inner.borrow_mut().wait_get(cx.park_token());
-                Processed::Park
-            }
+            Err(GetError::Empty) => self.queue.park(cx, Inner::wait_get),
             r => {
                 self.result = Some(r);
                 deliver(cx, &self.opts, &mut wakes)
@@ -198,7 +225,7 @@ impl<T> Operation for Get<T> {
     fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
         let Event::Poke = event else { return RunStatus::NotYet };
         let token = cx.park_token();
-        let mut q = self.queue.inner.borrow_mut();
+        let mut q = self.queue.state();
         match q.getter_poked(token) {
             Err(GetError::Empty) => {
                 // A spurious poke: make sure we are still in line.
@@ -225,7 +252,7 @@ impl<T> Operation for Get<T> {
 
     fn cleanup(&mut self, cx: &mut OpContext<'_>) {
         let mut wakes = Wakes::new();
-        self.queue.inner.borrow_mut().cancel_get(cx.park_token(), &mut wakes);
+        self.queue.state().cancel_get(cx.park_token(), &mut wakes);
         wake_all(cx, &self.opts, wakes);
     }
 }
@@ -238,7 +265,7 @@ pub struct QueueJoin<T> {
 }
 
 impl<T> QueueJoin<T> {
-    pub(crate) fn new(queue: Queue<T>) -> Self {
+    fn new(queue: Queue<T>) -> Self {
         QueueJoin { queue, opts: OpOptions::default() }
     }
 }
@@ -257,17 +284,15 @@ impl<T> Operation for QueueJoin<T> {
     }
 
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        if self.queue.inner.borrow().unfinished() == 0 {
+        if self.queue.state().unfinished() == 0 {
             return Processed::Complete;
         }
-        self.queue.remember_waker(cx);
-        self.queue.inner.borrow_mut().wait_join(cx.park_token());
-        Processed::Park
+        self.queue.park(cx, Inner::wait_join)
     }
 
     fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
         let Event::Poke = event else { return RunStatus::NotYet };
-        let mut q = self.queue.inner.borrow_mut();
+        let mut q = self.queue.state();
         if q.unfinished() == 0 {
             return RunStatus::Done;
         }
@@ -285,6 +310,6 @@ impl<T> Operation for QueueJoin<T> {
     }
 
     fn cleanup(&mut self, cx: &mut OpContext<'_>) {
-        self.queue.inner.borrow_mut().cancel_join(cx.park_token());
+        self.queue.state().cancel_join(cx.park_token());
     }
 }
