@@ -20,6 +20,11 @@ use cogen::net::{TcpListener, TcpStream};
 use cogen::prelude::*;
 use socket2::{Domain, Socket, Type};
 
+// `raise_nofile_limit`: the one copy shared with the c10k test and the benchmarks.
+#[path = "../cogen-ops/tests/util/nofile.rs"]
+mod nofile;
+use nofile::raise_nofile_limit;
+
 /// The client's source addresses: 127.0.0.1 ..= 127.0.0.`SOURCES`.
 const SOURCES: u8 = 4;
 
@@ -213,21 +218,6 @@ fn vm_rss() -> io::Result<u64> {
         }
     }
     Err(io::Error::new(io::ErrorKind::NotFound, "no VmRSS in /proc/self/status"))
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns it.
-fn raise_nofile_limit() -> io::Result<libc::rlim_t> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `lim` is a valid, exclusively borrowed `rlimit` for the call to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    lim.rlim_cur = lim.rlim_max;
-    // SAFETY: `lim` is a valid `rlimit`, only read by the call.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(lim.rlim_cur)
 }
 
 fn main() -> io::Result<()> {

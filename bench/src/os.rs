@@ -3,6 +3,11 @@
 
 use std::io;
 
+// The descriptor limit: one copy for the benchmarks, the c10k example and the c10k test.
+#[path = "../../cogen-ops/tests/util/nofile.rs"]
+mod nofile;
+pub use nofile::raise_nofile_limit;
+
 /// Pins the calling thread (and, before `exec`, the whole process-to-be) to one CPU.
 ///
 /// # Errors
@@ -21,26 +26,6 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
     };
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit. Children
-/// started afterwards inherit it.
-///
-/// # Errors
-///
-/// `getrlimit` / `setrlimit`'s error.
-pub fn raise_nofile_limit() -> io::Result<libc::rlim_t> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `lim` is a valid, exclusively borrowed `rlimit` for the call to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    lim.rlim_cur = lim.rlim_max;
-    // SAFETY: `lim` is a valid `rlimit`, only read by the call.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(lim.rlim_cur)
 }
 
 /// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmData`, ...), in bytes.

@@ -15,24 +15,10 @@ use std::time::Duration;
 use cogen::net::{TcpListener, TcpStream};
 use cogen::prelude::*;
 use util::any_port;
+use util::nofile::raise_nofile_limit;
 
 const CONNECTIONS: usize = 10_000;
 const CHILD_ENV: &str = "COGEN_C10K_CHILD";
-
-/// Raises the soft descriptor limit to the hard one (20,000 here).
-fn raise_nofile() -> io::Result<u64> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes into the valid struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    lim.rlim_cur = lim.rlim_max;
-    // SAFETY: setrlimit reads the valid struct.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(lim.rlim_cur)
-}
 
 struct Counts {
     open: Cell<usize>,
@@ -91,7 +77,7 @@ fn c10k_clients() -> io::Result<()> {
     let Some(addr) = std::env::var_os(CHILD_ENV) else { return Ok(()) };
     let addr: SocketAddr =
         addr.to_str().and_then(|a| a.parse().ok()).ok_or_else(|| io::Error::other("bad addr"))?;
-    raise_nofile()?;
+    raise_nofile_limit()?;
     let mut sched = Scheduler::new();
     let clients: Vec<_> = (0..CONNECTIONS).map(|id| sched.add(client(addr, id))).collect();
     let coord = sched.add(coordinator());
@@ -108,7 +94,7 @@ fn c10k_clients() -> io::Result<()> {
 
 #[test]
 fn ten_thousand_concurrent_connections() -> io::Result<()> {
-    let limit = raise_nofile()?;
+    let limit = raise_nofile_limit()?;
     assert!(limit as usize > CONNECTIONS + 100, "descriptor limit {limit} is too low");
     let listener = TcpListener::builder(any_port()).backlog(4096).bind()?;
     let addr = listener.local_addr()?;

@@ -2,6 +2,8 @@
 //! under (ops_greedy on/off × the four priorities), and plain `std::net` peers.
 #![allow(dead_code)]
 
+pub mod nofile;
+
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::time::Duration;
