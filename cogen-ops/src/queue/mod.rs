@@ -8,5 +8,5 @@ mod pubsub;
 
 pub use errors::{FetchError, GetError, PutError, TooManyTaskDone};
 pub use fifo::Queue;
-pub use ops::{Get, Put, QueueJoin};
-pub use pubsub::{DEFAULT_HISTORY, Fetch, PubSub, Publish, Subscriber};
+pub use ops::{Fetch, Get, Publish, Put, QueueJoin};
+pub use pubsub::{DEFAULT_HISTORY, PubSub, Subscriber};

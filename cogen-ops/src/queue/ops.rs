@@ -1,5 +1,6 @@
-//! The queue's waiting operations, `Put`, `Get` and `QueueJoin`, and the `Queue` methods that
-//! build them. They drive the state machine in `fifo.rs` and wake whom it names.
+//! The queues' operations and the methods that build them: the FIFO's `Put`, `Get` and
+//! `QueueJoin`, and the pub/sub queue's `Publish` and `Fetch`. Each drives the state machine in
+//! `fifo.rs` or `pubsub.rs` and wakes whom it names.
 //!
 //! Priority: the coroutines an operation wakes go to the front of the active queue with `Op`
 //! or `First` (else the back). The coroutine that issued it continues at once, except with
@@ -14,8 +15,9 @@ use cogen_core::{
     RunStatus,
 };
 
-use super::errors::{GetError, PutError};
+use super::errors::{FetchError, GetError, PutError};
 use super::fifo::{Inner, PutterPoke, Queue, Wakes};
+use super::pubsub::{PubSub, Subscriber};
 
 impl<T> Queue<T> {
     /// Puts `item`, waiting while the queue is full. Yields `Ok(())`, or the item back in
@@ -62,7 +64,7 @@ fn deliver(cx: &mut OpContext<'_>, opts: &OpOptions, wakes: &mut Wakes) -> Proce
 }
 
 /// How the issuer of a queue operation that woke somebody goes on.
-pub(crate) fn issuer_step(priority: cogen_core::Priority) -> Processed {
+fn issuer_step(priority: cogen_core::Priority) -> Processed {
     if priority == cogen_core::Priority::Op {
         Processed::Yield(Placement::Back)
     } else {
@@ -311,5 +313,113 @@ impl<T> Operation for QueueJoin<T> {
 
     fn cleanup(&mut self, cx: &mut OpContext<'_>) {
         self.queue.state().cancel_join(cx.park_token());
+    }
+}
+
+impl<T: Clone> PubSub<T> {
+    /// Publishes `msg` to every subscriber; yields the number of subscribers. Waiting
+    /// fetchers are woken (at the front of the active queue with `Op` or `First`); the
+    /// publisher continues at once, except with `Op`, where it goes behind them.
+    pub fn publish(&self, msg: T) -> Publish<T> {
+        Publish { ps: self.clone(), msg: Some(msg), subscribers: 0, opts: OpOptions::default() }
+    }
+}
+
+impl<T: Clone> Subscriber<T> {
+    /// Fetches every message published since the last fetch, waiting while there is none.
+    /// Yields the messages (at least one), `FetchError::Lagged(skipped)` once if the history
+    /// bound dropped messages this subscriber had not fetched (the next fetch goes on from
+    /// the oldest kept), or `FetchError::Timeout`.
+    pub fn fetch(&self) -> Fetch<'_, T> {
+        Fetch { sub: self, result: None, opts: OpOptions::default() }
+    }
+}
+
+/// `pubsub.publish(msg)`: see [`PubSub::publish`].
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
+pub struct Publish<T> {
+    ps: PubSub<T>,
+    msg: Option<T>,
+    subscribers: usize,
+    opts: OpOptions,
+}
+
+impl<T> fmt::Debug for Publish<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publish").field("pubsub", &self.ps).finish()
+    }
+}
+
+impl<T: Clone> Operation for Publish<T> {
+    type Output = usize;
+
+    fn options(&mut self) -> &mut OpOptions {
+        &mut self.opts
+    }
+
+    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
+        let Some(msg) = self.msg.take() else { return Processed::Complete };
+        let mut wakes = Wakes::new();
+        self.subscribers = self.ps.state().publish(msg, &mut wakes);
+        deliver(cx, &self.opts, &mut wakes)
+    }
+
+    fn finalize(&mut self, _: Outcome) -> usize {
+        self.subscribers
+    }
+}
+
+/// `subscriber.fetch()`: see [`Subscriber::fetch`].
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
+pub struct Fetch<'a, T> {
+    sub: &'a Subscriber<T>,
+    result: Option<Result<Vec<T>, FetchError>>,
+    opts: OpOptions,
+}
+
+impl<T> fmt::Debug for Fetch<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fetch").field("subscriber", &self.sub.id()).finish()
+    }
+}
+
+impl<T: Clone> Operation for Fetch<'_, T> {
+    type Output = Result<Vec<T>, FetchError>;
+
+    fn options(&mut self) -> &mut OpOptions {
+        &mut self.opts
+    }
+
+    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
+        let (id, mut ps) = self.sub.state();
+        if let Some(r) = ps.collect(id) {
+            self.result = Some(r);
+            return Processed::Complete;
+        }
+        if ps.wait(id, cx.park_token()) { Processed::Park } else { Processed::Complete }
+    }
+
+    fn run(&mut self, _: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
+        let Event::Poke = event else { return RunStatus::NotYet };
+        let (id, mut ps) = self.sub.state();
+        match ps.poked(id) {
+            Some(r) => {
+                self.result = Some(r);
+                RunStatus::Done
+            }
+            None => RunStatus::NotYet,
+        }
+    }
+
+    fn finalize(&mut self, outcome: Outcome) -> Self::Output {
+        match outcome {
+            Outcome::TimedOut => Err(FetchError::Timeout),
+            _ => self.result.take().unwrap_or(Err(FetchError::Timeout)),
+        }
+    }
+
+    fn cleanup(&mut self, cx: &mut OpContext<'_>) {
+        let (id, mut ps) = self.sub.state();
+        ps.stop_waiting(id, cx.park_token());
     }
 }

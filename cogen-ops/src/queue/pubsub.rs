@@ -1,17 +1,19 @@
 //! `PubSub<T>`: a broadcast log. Every subscriber fetches each message published after it
 //! subscribed, in order; the log keeps a bounded history, and a subscriber that falls behind
 //! it is told how many messages it missed, never silently.
+//!
+//! `Inner` is its pure state machine, like the FIFO's: park tokens go in, the tokens to wake
+//! come out. The operations, `Publish` and `Fetch`, are in `ops.rs` with the FIFO's.
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 
-use cogen_core::{
-    Event, OpContext, OpOptions, Operation, Outcome, ParkToken, Processed, RunStatus,
-};
+use cogen_core::ParkToken;
 
 use super::errors::FetchError;
+use super::fifo::Wakes;
 
 /// Default history bound of [`PubSub::new`]: messages kept for subscribers that lag.
 pub const DEFAULT_HISTORY: usize = 1024;
@@ -59,29 +61,116 @@ impl<T> Clone for PubSub<T> {
     }
 }
 
-struct Inner<T> {
+/// The log and its subscribers, by park token (`K`, a `ParkToken` outside the unit tests).
+pub(crate) struct Inner<T, K = ParkToken> {
     log: VecDeque<T>,
     /// Sequence number of `log[0]`.
     first_seq: u64,
     history: usize,
-    subs: Vec<Option<Sub>>,
+    subs: Vec<Option<Sub<K>>>,
     free: Vec<usize>,
     live: usize,
 }
 
-struct Sub {
+struct Sub<K> {
     /// Sequence number of the next message this subscriber will fetch.
     next: u64,
-    waiting: Option<ParkToken>,
+    waiting: Option<K>,
 }
 
-impl<T: Clone> Inner<T> {
+impl<T, K: Copy + Eq> Inner<T, K> {
+    /// An empty log keeping up to `history` (at least 1) messages for lagging subscribers.
+    fn new(history: usize) -> Self {
+        Inner {
+            log: VecDeque::new(),
+            first_seq: 0,
+            history: history.max(1),
+            subs: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+
     fn end_seq(&self) -> u64 {
         self.first_seq + self.log.len() as u64
     }
 
+    /// A new subscriber, to fetch what is published from now on; returns its id.
+    fn subscribe(&mut self) -> usize {
+        let sub = Sub { next: self.end_seq(), waiting: None };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.subs[id] = Some(sub);
+                id
+            }
+            None => {
+                self.subs.push(Some(sub));
+                self.subs.len() - 1
+            }
+        };
+        self.live += 1;
+        id
+    }
+
+    /// Subscriber `id` is gone: its place is free for the next one.
+    fn unsubscribe(&mut self, id: usize) {
+        if let Some(slot) = self.subs.get_mut(id)
+            && slot.take().is_some()
+        {
+            self.free.push(id);
+            self.live -= 1;
+        }
+    }
+
+    /// Appends `msg` for every subscriber and names the waiting ones in `wakes`; returns the
+    /// number of subscribers. With none, the message is dropped: nobody would ever fetch it.
+    pub(crate) fn publish(&mut self, msg: T, wakes: &mut Wakes<K>) -> usize {
+        if self.live == 0 {
+            return 0;
+        }
+        self.log.push_back(msg);
+        self.trim_read();
+        wakes.extend(self.subs.iter().flatten().filter_map(|s| s.waiting));
+        self.live
+    }
+
+    /// Subscriber `id` waits for the next message, as `token`; false if it is gone.
+    pub(crate) fn wait(&mut self, id: usize, token: K) -> bool {
+        match self.subs.get_mut(id).and_then(Option::as_mut) {
+            Some(s) => {
+                s.waiting = Some(token);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Subscriber `id`'s wait as `token` ended without a fetch (timeout or cancellation).
+    pub(crate) fn stop_waiting(&mut self, id: usize, token: K) {
+        if let Some(Some(s)) = self.subs.get_mut(id)
+            && s.waiting == Some(token)
+        {
+            s.waiting = None;
+        }
+    }
+
+    /// Drops messages every subscriber has fetched, and any beyond the history bound.
+    fn trim_read(&mut self) {
+        let min_next = self.subs.iter().flatten().map(|s| s.next).min().unwrap_or(self.end_seq());
+        while self.first_seq < min_next && !self.log.is_empty() {
+            self.log.pop_front();
+            self.first_seq += 1;
+        }
+        while self.log.len() > self.history {
+            self.log.pop_front();
+            self.first_seq += 1;
+        }
+    }
+}
+
+impl<T: Clone, K: Copy + Eq> Inner<T, K> {
     /// The messages for subscriber `id`: `None` when there is nothing new.
-    fn collect(&mut self, id: usize) -> Option<Result<Vec<T>, FetchError>> {
+    pub(crate) fn collect(&mut self, id: usize) -> Option<Result<Vec<T>, FetchError>> {
         let (first, end) = (self.first_seq, self.end_seq());
         let sub = self.subs.get_mut(id)?.as_mut()?;
         if sub.next < first {
@@ -99,17 +188,14 @@ impl<T: Clone> Inner<T> {
         Some(Ok(msgs))
     }
 
-    /// Drops messages every subscriber has fetched, and any beyond the history bound.
-    fn trim_read(&mut self) {
-        let min_next = self.subs.iter().flatten().map(|s| s.next).min().unwrap_or(self.end_seq());
-        while self.first_seq < min_next && !self.log.is_empty() {
-            self.log.pop_front();
-            self.first_seq += 1;
+    /// A waiting subscriber was poked: its messages (and its wait is over), or `None` to keep
+    /// waiting.
+    pub(crate) fn poked(&mut self, id: usize) -> Option<Result<Vec<T>, FetchError>> {
+        let r = self.collect(id)?;
+        if let Some(Some(s)) = self.subs.get_mut(id) {
+            s.waiting = None;
         }
-        while self.log.len() > self.history {
-            self.log.pop_front();
-            self.first_seq += 1;
-        }
+        Some(r)
     }
 }
 
@@ -121,42 +207,14 @@ impl<T: Clone> PubSub<T> {
 
     /// A queue keeping up to `history` (at least 1) messages for lagging subscribers.
     pub fn with_history(history: usize) -> Self {
-        PubSub {
-            inner: Rc::new(RefCell::new(Inner {
-                log: VecDeque::new(),
-                first_seq: 0,
-                history: history.max(1),
-                subs: Vec::new(),
-                free: Vec::new(),
-                live: 0,
-            })),
-        }
+        PubSub { inner: Rc::new(RefCell::new(Inner::new(history))) }
     }
 
     /// Subscribes: the subscriber will fetch every message published from now on. Dropping
     /// it unsubscribes.
     pub fn subscribe(&self) -> Subscriber<T> {
-        let mut ps = self.inner.borrow_mut();
-        let sub = Sub { next: ps.end_seq(), waiting: None };
-        let id = match ps.free.pop() {
-            Some(id) => {
-                ps.subs[id] = Some(sub);
-                id
-            }
-            None => {
-                ps.subs.push(Some(sub));
-                ps.subs.len() - 1
-            }
-        };
-        ps.live += 1;
+        let id = self.inner.borrow_mut().subscribe();
         Subscriber { ps: self.clone(), id }
-    }
-
-    /// Publishes `msg` to every subscriber; yields the number of subscribers. Waiting
-    /// fetchers are woken (at the front of the active queue with `Op` or `First`); the
-    /// publisher continues at once, except with `Op`, where it goes behind them.
-    pub fn publish(&self, msg: T) -> Publish<T> {
-        Publish { ps: self.clone(), msg: Some(msg), subscribers: 0, opts: OpOptions::default() }
     }
 
     /// Number of subscribers.
@@ -203,24 +261,24 @@ pub struct Subscriber<T> {
     id: usize,
 }
 
-impl<T: Clone> Subscriber<T> {
-    /// Fetches every message published since the last fetch, waiting while there is none.
-    /// Yields the messages (at least one), `FetchError::Lagged(skipped)` once if the history
-    /// bound dropped messages this subscriber had not fetched (the next fetch goes on from
-    /// the oldest kept), or `FetchError::Timeout`.
-    pub fn fetch(&self) -> Fetch<'_, T> {
-        Fetch { sub: self, result: None, opts: OpOptions::default() }
+impl<T> Subscriber<T> {
+    /// This subscriber's place among the queue's subscribers.
+    pub(super) fn id(&self) -> usize {
+        self.id
+    }
+
+    /// This subscriber's id and the state, for `Fetch` (ops.rs). Drop the borrow before
+    /// waking anyone.
+    #[inline]
+    pub(super) fn state(&self) -> (usize, RefMut<'_, Inner<T>>) {
+        (self.id, self.ps.inner.borrow_mut())
     }
 }
 
 impl<T> Drop for Subscriber<T> {
     fn drop(&mut self) {
-        if let Ok(mut ps) = self.ps.inner.try_borrow_mut()
-            && let Some(slot) = ps.subs.get_mut(self.id)
-            && slot.take().is_some()
-        {
-            ps.free.push(self.id);
-            ps.live -= 1;
+        if let Ok(mut ps) = self.ps.inner.try_borrow_mut() {
+            ps.unsubscribe(self.id);
         }
     }
 }
@@ -231,122 +289,115 @@ impl<T> fmt::Debug for Subscriber<T> {
     }
 }
 
-/// `pubsub.publish(msg)`: see [`PubSub::publish`].
-#[must_use = "an operation does nothing until it is yielded with yield_!"]
-pub struct Publish<T> {
-    ps: PubSub<T>,
-    msg: Option<T>,
-    subscribers: usize,
-    opts: OpOptions,
-}
-
-impl<T> fmt::Debug for Publish<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Publish").field("pubsub", &self.ps).finish()
+impl<T> PubSub<T> {
+    /// The state machine, for `Publish` (ops.rs). Drop the borrow before waking anyone.
+    #[inline]
+    pub(super) fn state(&self) -> RefMut<'_, Inner<T>> {
+        self.inner.borrow_mut()
     }
 }
 
-impl<T: Clone> Operation for Publish<T> {
-    type Output = usize;
+/// The state machine alone: `u32`s stand for park tokens, and each test checks whom a
+/// publish wakes and what each subscriber then fetches.
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn options(&mut self) -> &mut OpOptions {
-        &mut self.opts
+    type State = Inner<u32, u32>;
+
+    fn publish(ps: &mut State, msg: u32) -> (usize, Vec<u32>) {
+        let mut wakes = Wakes::new();
+        let n = ps.publish(msg, &mut wakes);
+        (n, wakes.to_vec())
     }
 
-    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        let Some(msg) = self.msg.take() else { return Processed::Complete };
-        let waiting: Vec<ParkToken> = {
-            let mut ps = self.ps.inner.borrow_mut();
-            self.subscribers = ps.live;
-            if ps.live == 0 {
-                return Processed::Complete; // nobody would ever fetch it
-            }
-            ps.log.push_back(msg);
-            ps.trim_read();
-            ps.subs.iter().flatten().filter_map(|s| s.waiting).collect()
-        };
-        if waiting.is_empty() {
-            return Processed::Complete;
+    #[test]
+    fn a_subscriber_fetches_what_was_published_after_it_subscribed() {
+        let mut ps = State::new(8);
+        let early = ps.subscribe();
+        assert_eq!(publish(&mut ps, 1), (1, vec![]));
+        let late = ps.subscribe();
+        assert_eq!(publish(&mut ps, 2), (2, vec![]));
+        assert_eq!(ps.collect(early), Some(Ok(vec![1, 2])));
+        assert_eq!(ps.collect(late), Some(Ok(vec![2])));
+        assert_eq!(ps.collect(late), None);
+    }
+
+    #[test]
+    fn a_message_nobody_subscribed_to_is_dropped() {
+        let mut ps = State::new(8);
+        assert_eq!(publish(&mut ps, 1), (0, vec![]));
+        assert!(ps.log.is_empty());
+        let sub = ps.subscribe();
+        assert_eq!(ps.collect(sub), None);
+    }
+
+    #[test]
+    fn a_publish_wakes_the_waiting_subscribers_only() {
+        let mut ps = State::new(8);
+        let (a, b) = (ps.subscribe(), ps.subscribe());
+        assert!(ps.wait(a, 10));
+        assert_eq!(publish(&mut ps, 1), (2, vec![10]));
+        assert_eq!(ps.poked(a), Some(Ok(vec![1])));
+        // The fetch that got its messages waits no more: the next publish does not wake it.
+        assert_eq!(publish(&mut ps, 2), (2, vec![]));
+        assert_eq!(ps.collect(b), Some(Ok(vec![1, 2])));
+    }
+
+    #[test]
+    fn a_poke_with_nothing_new_keeps_the_subscriber_waiting() {
+        let mut ps = State::new(8);
+        let a = ps.subscribe();
+        assert!(ps.wait(a, 10));
+        assert_eq!(ps.poked(a), None);
+        assert_eq!(publish(&mut ps, 1), (1, vec![10]));
+    }
+
+    #[test]
+    fn a_wait_that_ends_without_a_fetch_is_forgotten() {
+        let mut ps = State::new(8);
+        let a = ps.subscribe();
+        assert!(ps.wait(a, 10));
+        ps.stop_waiting(a, 11); // another wait's token: not this one
+        assert_eq!(publish(&mut ps, 1), (1, vec![10]));
+        ps.stop_waiting(a, 10);
+        assert_eq!(publish(&mut ps, 2), (1, vec![]));
+    }
+
+    #[test]
+    fn a_lagging_subscriber_is_told_once_and_goes_on_from_the_oldest_kept() {
+        let mut ps = State::new(2);
+        let sub = ps.subscribe();
+        for msg in 1..=5 {
+            publish(&mut ps, msg);
         }
-        let priority = cx.resolve(self.opts.priority);
-        for t in waiting {
-            cx.wake(t, Event::Poke, priority.affected_placement());
-        }
-        super::ops::issuer_step(priority)
+        assert_eq!(ps.collect(sub), Some(Err(FetchError::Lagged(3))));
+        assert_eq!(ps.collect(sub), Some(Ok(vec![4, 5])));
     }
 
-    fn finalize(&mut self, _: Outcome) -> usize {
-        self.subscribers
-    }
-}
-
-/// `subscriber.fetch()`: see [`Subscriber::fetch`].
-#[must_use = "an operation does nothing until it is yielded with yield_!"]
-pub struct Fetch<'a, T> {
-    sub: &'a Subscriber<T>,
-    result: Option<Result<Vec<T>, FetchError>>,
-    opts: OpOptions,
-}
-
-impl<T> fmt::Debug for Fetch<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Fetch").field("subscriber", &self.sub.id).finish()
-    }
-}
-
-impl<T: Clone> Operation for Fetch<'_, T> {
-    type Output = Result<Vec<T>, FetchError>;
-
-    fn options(&mut self) -> &mut OpOptions {
-        &mut self.opts
+    #[test]
+    fn messages_every_subscriber_fetched_are_dropped() {
+        let mut ps = State::new(8);
+        let (a, b) = (ps.subscribe(), ps.subscribe());
+        publish(&mut ps, 1);
+        publish(&mut ps, 2);
+        assert_eq!(ps.collect(a), Some(Ok(vec![1, 2])));
+        assert_eq!(ps.log.len(), 2, "b has not fetched them yet");
+        assert_eq!(ps.collect(b), Some(Ok(vec![1, 2])));
+        assert!(ps.log.is_empty());
     }
 
-    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        let mut ps = self.sub.ps.inner.borrow_mut();
-        if let Some(r) = ps.collect(self.sub.id) {
-            self.result = Some(r);
-            return Processed::Complete;
-        }
-        match ps.subs.get_mut(self.sub.id).and_then(Option::as_mut) {
-            Some(s) => {
-                s.waiting = Some(cx.park_token());
-                Processed::Park
-            }
-            None => Processed::Complete,
-        }
-    }
-
-    fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
-        let Event::Poke = event else { return RunStatus::NotYet };
-        let mut ps = self.sub.ps.inner.borrow_mut();
-        match ps.collect(self.sub.id) {
-            Some(r) => {
-                if let Some(Some(s)) = ps.subs.get_mut(self.sub.id) {
-                    s.waiting = None;
-                }
-                self.result = Some(r);
-                RunStatus::Done
-            }
-            None => {
-                let _ = cx;
-                RunStatus::NotYet
-            }
-        }
-    }
-
-    fn finalize(&mut self, outcome: Outcome) -> Self::Output {
-        match outcome {
-            Outcome::TimedOut => Err(FetchError::Timeout),
-            _ => self.result.take().unwrap_or(Err(FetchError::Timeout)),
-        }
-    }
-
-    fn cleanup(&mut self, cx: &mut OpContext<'_>) {
-        let token = cx.park_token();
-        if let Some(Some(s)) = self.sub.ps.inner.borrow_mut().subs.get_mut(self.sub.id)
-            && s.waiting == Some(token)
-        {
-            s.waiting = None;
-        }
+    #[test]
+    fn an_unsubscribed_place_is_reused_and_no_longer_holds_messages_back() {
+        let mut ps = State::new(8);
+        let (a, b) = (ps.subscribe(), ps.subscribe());
+        publish(&mut ps, 1);
+        ps.unsubscribe(b);
+        assert_eq!(ps.live, 1);
+        assert!(!ps.wait(b, 10), "a gone subscriber cannot wait");
+        assert_eq!(ps.collect(a), Some(Ok(vec![1])));
+        assert!(ps.log.is_empty());
+        assert_eq!(ps.subscribe(), b);
+        assert_eq!(ps.live, 2);
     }
 }
