@@ -32,11 +32,13 @@
 
 mod catch;
 pub mod config;
-mod conn;
 mod date;
 mod decode;
+mod dispatch;
+mod encode;
 mod error;
 mod handler;
+mod io;
 mod parse;
 mod request;
 mod response;

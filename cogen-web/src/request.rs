@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use http::{HeaderMap, Method, Uri, Version};
 
-use crate::conn::{BodyState, Conn, fill, flush};
 use crate::error::{Error, ProtocolError};
+use crate::io::{BodyState, Conn, fill, flush};
 use crate::parse::{Head, RawHeaders};
 
 /// An HTTP request. The head is parsed; the body is read with [`read`](Request::read) or

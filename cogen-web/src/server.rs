@@ -13,10 +13,11 @@ use cogen::prelude::*;
 use cogen::{LocalWaker, TaskId};
 
 use crate::config::Config;
-use crate::conn::{Conn, serve_connection};
 use crate::date::DateCache;
+use crate::dispatch::serve_connection;
 use crate::error::Error;
 use crate::handler::Handler;
+use crate::io::Conn;
 use crate::shutdown::{GetLocalWaker, ShutdownHandle, WaitShutdown};
 
 /// An HTTP/1.1 server. `serve()` is a coroutine: add it to a scheduler (one per core, with
