@@ -17,6 +17,11 @@ use crate::parse::{Framing, Head, parse_head};
 use crate::request::Request;
 use crate::response::ResponseWriter;
 
+/// Answers held back for pipelined requests are flushed once this many bytes wait: a burst
+/// of small answers still goes out in one write, while a client that pipelines large ones
+/// gets them streamed and the output buffer stays bounded.
+const MAX_HELD_BACK: usize = 64 * 1024;
+
 /// The next request head: `Ok(None)` when the client closed (or idled out) between requests.
 #[cogen::coroutine]
 fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
@@ -216,7 +221,7 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
             persist = false;
         }
         // Flush unless another pipelined request is already buffered (answers go out together).
-        if !persist || conn.buffered() == 0 || conn.out.borrow().len() > 64 * 1024 {
+        if !persist || conn.buffered() == 0 || conn.out.borrow().len() > MAX_HELD_BACK {
             yield_!(flush(&conn))?;
         }
         if !persist {

@@ -29,6 +29,7 @@
 //! adds `date`, and refuses bad requests with the right status (400, 408, 413, 414, 431, 501,
 //! 505), including request-smuggling shapes.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod catch;
 pub mod config;

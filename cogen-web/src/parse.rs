@@ -73,7 +73,8 @@ pub(crate) struct Head {
 const STACK_HEADERS: usize = 100;
 
 /// The values of the headers that decide framing and persistence, gathered in the one pass
-/// that builds the `HeaderMap` (so no lookups follow).
+/// that records the header spans (so no lookups follow; the `HeaderMap` is built later, only
+/// if a handler asks for it).
 #[derive(Default)]
 struct Special<'b> {
     hosts: usize,

@@ -11,6 +11,10 @@ use crate::error::{Error, ProtocolError};
 use crate::io::{BodyState, Conn, fill, flush};
 use crate::parse::{Head, RawHeaders};
 
+/// Bytes asked of the body per step of [`Request::read_to_end`]: four of the connection's
+/// reads, so a large body takes few steps, while each step's copy stays small.
+const READ_TO_END_CHUNK: usize = 64 * 1024;
+
 /// An HTTP request. The head is parsed; the body is read with [`read`](Request::read) or
 /// [`read_to_end`](Request::read_to_end), each a coroutine to `yield_!`. A body the handler
 /// does not read is drained (or the connection closed) before the next request, so requests
@@ -79,6 +83,7 @@ impl Request {
     /// A malformed chunked body or one over the size limit (`Error::Protocol`), a timeout or
     /// the client closing early (`Error::Io`).
     #[cogen::coroutine]
+    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn read(&self, max: usize) -> Result<Vec<u8>, Error> {
         let conn = &*self.conn;
         if conn.expect_continue.replace(false) && !matches!(*conn.body.borrow(), BodyState::Done) {
@@ -108,10 +113,11 @@ impl Request {
     ///
     /// As [`read`](Request::read), and `ProtocolError::BodyTooLarge` over `limit`.
     #[cogen::coroutine]
+    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn read_to_end(&self, limit: usize) -> Result<Vec<u8>, Error> {
         let mut all = Vec::new();
         loop {
-            let chunk = yield_!(self.read(64 * 1024))?;
+            let chunk = yield_!(self.read(READ_TO_END_CHUNK))?;
             if chunk.is_empty() {
                 return Ok(all);
             }
