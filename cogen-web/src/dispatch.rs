@@ -9,11 +9,11 @@ use std::time::Instant;
 use http::StatusCode;
 
 use crate::catch::CatchPanic;
-use crate::decode::ChunkedDecoder;
 use crate::error::{Error, ProtocolError};
+use crate::framing::Framing;
 use crate::handler::Handler;
-use crate::io::{BodyState, Conn, ResponseState, fill, flush};
-use crate::parse::{Framing, Head, parse_head};
+use crate::io::{Conn, Reading, fill, flush};
+use crate::parse::{Head, parse_head};
 use crate::request::Request;
 use crate::response::ResponseWriter;
 
@@ -57,9 +57,9 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
             // Between requests: an idle wait (the first request of a connection gets the
             // header timeout, so a silent client cannot hold a connection for long).
             None if !first => {
-                conn.idle.set(true);
+                conn.set_idle(true);
                 let read = yield_!(fill(conn, cfg.keep_alive_timeout, true));
-                conn.idle.set(false);
+                conn.set_idle(false);
                 read
             }
             None => {
@@ -72,9 +72,9 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
                 if left.is_zero() {
                     return Err(ProtocolError::HeaderTimeout.into());
                 }
-                conn.idle.set(conn.buffered() == 0);
+                conn.set_idle(conn.buffered() == 0);
                 let read = yield_!(fill(conn, left, false));
-                conn.idle.set(false);
+                conn.set_idle(false);
                 read
             }
         };
@@ -111,53 +111,68 @@ fn respond_error(conn: &Conn, status: StatusCode) -> std::io::Result<()> {
     yield_!(flush(conn))
 }
 
-/// Reads and discards what the handler left of the body, up to the drain limit. True if the
-/// connection can carry another request.
+/// Reads and discards what the handler left of the body, up to the drain limit; a body it
+/// cannot drain (too long, malformed, cut short) disables keep-alive.
 #[cogen::coroutine]
-fn drain_body(conn: &Conn) -> bool {
+fn drain_body(conn: &Conn) {
     let mut drained = 0u64;
     loop {
-        let chunk = {
-            let mut body = conn.body.borrow_mut();
-            match &mut *body {
-                BodyState::Done => return true,
-                BodyState::Length(left) => {
-                    let left_now = *left;
-                    let n = conn.with_input(|buf| {
-                        let n = (buf.len() as u64).min(left_now) as usize;
-                        (n, n)
-                    });
-                    *left -= n as u64;
-                    if *left == 0 {
-                        *body = BodyState::Done;
-                        return true;
-                    }
-                    n as u64
-                }
-                BodyState::Chunked(dec) => {
-                    let mut sink = Vec::new();
-                    let r = conn.with_input(|buf| match dec.decode(buf, &mut sink, usize::MAX) {
-                        Ok(n) => (n, Ok(())),
-                        Err(e) => (0, Err(e)),
-                    });
-                    if r.is_err() {
-                        return false;
-                    }
-                    if dec.is_done() {
-                        *body = BodyState::Done;
-                        return true;
-                    }
-                    sink.len() as u64
-                }
-            }
-        };
-        drained += chunk;
+        match discard_buffered(conn) {
+            Ok(None) => return,
+            Ok(Some(n)) => drained += n,
+            Err(()) => return conn.state.borrow_mut().disable_keep_alive(),
+        }
         if drained > conn.cfg.max_drain {
-            return false;
+            return conn.state.borrow_mut().disable_keep_alive();
         }
         match yield_!(fill(conn, conn.cfg.body_timeout, true)) {
             Ok(n) if n > 0 => {}
-            _ => return false,
+            _ => return conn.state.borrow_mut().disable_keep_alive(),
+        }
+    }
+}
+
+/// Discards the buffered body bytes: `Ok(None)` once the body is read, `Ok(Some(n))` after
+/// `n` bytes of it with more to come, `Err(())` for a malformed chunked body.
+fn discard_buffered(conn: &Conn) -> Result<Option<u64>, ()> {
+    let mut state = conn.state.borrow_mut();
+    let state = &mut *state;
+    let framing = match &mut state.reading {
+        Reading::Done => return Ok(None),
+        Reading::Body(framing) | Reading::Continue(framing) => framing,
+    };
+    match framing {
+        Framing::Length(left) => {
+            let left_now = *left;
+            let n = conn.with_input(|buf| {
+                let n = (buf.len() as u64).min(left_now) as usize;
+                (n, n)
+            });
+            *left -= n as u64;
+            if *left == 0 {
+                state.reading = Reading::Done;
+                return Ok(None);
+            }
+            Ok(Some(n as u64))
+        }
+        Framing::Chunked => {
+            let dec = &mut state.decoder;
+            let mut sink = Vec::new();
+            let r = conn.with_input(|buf| match dec.decode(buf, &mut sink, usize::MAX) {
+                Ok(n) => (n, Ok(())),
+                Err(e) => (0, Err(e)),
+            });
+            r.map_err(|_| ())?;
+            if dec.is_done() {
+                state.reading = Reading::Done;
+                return Ok(None);
+            }
+            Ok(Some(sink.len() as u64))
+        }
+        // Never a request's reading state (`State::start`).
+        Framing::Empty | Framing::Close => {
+            state.reading = Reading::Done;
+            Ok(None)
         }
     }
 }
@@ -177,18 +192,10 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
             Err(e) => return Err(e),
         };
         first = false;
-        let keep_alive = head.keep_alive && !conn.draining();
-        *conn.body.borrow_mut() = match head.framing {
-            Framing::Empty => BodyState::Done,
-            Framing::Length(n) => BodyState::Length(n),
-            Framing::Chunked => BodyState::Chunked(ChunkedDecoder::new(conn.cfg.max_body)),
-        };
-        conn.expect_continue.set(head.expect_continue);
-        *conn.response.borrow_mut() = ResponseState::new(&head, keep_alive);
+        conn.state.borrow_mut().start(&head);
         let request = Request::new(head, Rc::clone(&conn));
         let writer = ResponseWriter::new(Rc::clone(&conn));
         let handled = yield_!(CatchPanic::coroutine(handler.call(request, writer)));
-        let mut persist = keep_alive;
         match handled {
             Ok(()) => {
                 if let Err(e) = crate::encode::finish(&conn) {
@@ -196,13 +203,13 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
                     return Err(e);
                 }
             }
-            Err(Error::Protocol(e)) if !conn.response.borrow().started() => {
+            Err(Error::Protocol(e)) if !conn.state.borrow().started() => {
                 conn.out.borrow_mut().clear();
                 let _ = yield_!(respond_error(&conn, e.status()));
                 return Err(e.into());
             }
             Err(e) => {
-                if conn.response.borrow().started() {
+                if conn.state.borrow().started() {
                     // Part of the response is out: the only honest end is a close.
                     let _ = yield_!(flush(&conn));
                     return Err(e);
@@ -212,14 +219,12 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
                 return Err(e);
             }
         }
-        persist &= conn.response.borrow().keeps_alive() && !conn.draining();
-        if persist && conn.expect_continue.get() && !matches!(*conn.body.borrow(), BodyState::Done)
-        {
-            persist = false; // the client waits for 100-continue we never sent: no body will come
+        // Whether the connection persists is the state's one decision (`State::persists`);
+        // draining the unread body is the last thing that can turn it off.
+        if conn.persists() {
+            yield_!(drain_body(&conn));
         }
-        if persist && !yield_!(drain_body(&conn)) {
-            persist = false;
-        }
+        let persist = conn.persists();
         // Flush unless another pipelined request is already buffered (answers go out together).
         if !persist || conn.buffered() == 0 || conn.out.borrow().len() > MAX_HELD_BACK {
             yield_!(flush(&conn))?;

@@ -7,7 +7,8 @@ use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::error::Error;
-use crate::io::{Conn, Framing, Phase};
+use crate::framing::Framing;
+use crate::io::{Conn, Writing};
 
 fn status_has_body(status: StatusCode) -> bool {
     !(status.is_informational()
@@ -22,8 +23,8 @@ pub(crate) fn start_head<'h>(
     headers: impl Iterator<Item = (&'h HeaderName, &'h HeaderValue)>,
     length: Option<u64>,
 ) -> Result<(), Error> {
-    let mut state = conn.response.borrow_mut();
-    if state.phase != Phase::Idle {
+    let mut state = conn.state.borrow_mut();
+    if state.started() {
         return Err(Error::Response("the response was already started"));
     }
     let mut out = conn.out.borrow_mut();
@@ -61,7 +62,7 @@ pub(crate) fn start_head<'h>(
         }
         if name == CONNECTION {
             if value.as_bytes().eq_ignore_ascii_case(b"close") {
-                state.keep_alive = false;
+                state.disable_keep_alive();
             }
             continue;
         }
@@ -71,8 +72,8 @@ pub(crate) fn start_head<'h>(
         out.extend_from_slice(b"\r\n");
     }
     conn.append_date(&mut out);
-    state.framing = if !status_has_body(status) {
-        Framing::NoBody
+    let mut framing = if !status_has_body(status) {
+        Framing::Empty
     } else if let Some(n) = declared {
         out.extend_from_slice(b"content-length: ");
         out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
@@ -84,42 +85,45 @@ pub(crate) fn start_head<'h>(
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
         Framing::Chunked
     };
-    if state.head_request && state.framing != Framing::NoBody {
-        // A HEAD answer has the headers of the GET answer, and no body.
-        state.framing = match state.framing {
-            Framing::Close => Framing::NoBody,
-            f => f,
-        };
+    if state.head_request && framing == Framing::Close {
+        // A HEAD answer has the headers of the GET answer, and no body to delimit.
+        framing = Framing::Empty;
     }
-    if !state.keeps_alive() || conn.draining() {
-        state.keep_alive = false;
+    if framing == Framing::Close {
+        state.disable_keep_alive(); // the body ends with the connection
+    }
+    if !state.persists(conn.draining()) {
+        state.disable_keep_alive(); // announced: the connection closes whatever follows
         out.extend_from_slice(b"connection: close\r\n");
     } else if state.http10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    state.phase = Phase::Started;
+    state.writing = Writing::Body(framing);
     Ok(())
 }
 
 /// Appends body bytes in the response's framing.
 pub(crate) fn append_body(conn: &Conn, data: &[u8]) -> Result<(), Error> {
-    let mut state = conn.response.borrow_mut();
-    if state.phase == Phase::Finished {
-        return Err(Error::Response("write after the response ended"));
-    }
-    if let Framing::Length(left) = &mut state.framing {
+    let mut state = conn.state.borrow_mut();
+    let framing = match &mut state.writing {
+        Writing::Body(framing) => framing,
+        Writing::Init => return Err(Error::Response("body bytes before the head")),
+        Writing::Done => return Err(Error::Response("write after the response ended")),
+    };
+    if let Framing::Length(left) = framing {
         if data.len() as u64 > *left {
             return Err(Error::Response("body longer than its content-length"));
         }
         *left -= data.len() as u64;
     }
+    let framing = *framing;
     if state.head_request || data.is_empty() {
         return Ok(());
     }
     let mut out = conn.out.borrow_mut();
-    match state.framing {
-        Framing::NoBody => {}
+    match framing {
+        Framing::Empty => {}
         Framing::Chunked => {
             let _ = write!(out, "{:x}\r\n", data.len());
             out.extend_from_slice(data);
@@ -137,24 +141,24 @@ pub(crate) fn append_body(conn: &Conn, data: &[u8]) -> Result<(), Error> {
 ///
 /// `Error::Response` if a `content-length` body fell short (the connection must close).
 pub(crate) fn finish(conn: &Conn) -> Result<(), Error> {
-    let phase = conn.response.borrow().phase;
-    match phase {
-        Phase::Finished => Ok(()),
-        Phase::Idle => {
+    let writing = conn.state.borrow().writing;
+    match writing {
+        Writing::Done => Ok(()),
+        Writing::Init => {
             start_head(conn, StatusCode::OK, std::iter::empty(), Some(0))?;
-            conn.response.borrow_mut().phase = Phase::Finished;
+            conn.state.borrow_mut().writing = Writing::Done;
             Ok(())
         }
-        Phase::Started => {
-            let mut state = conn.response.borrow_mut();
-            state.phase = Phase::Finished;
-            match state.framing {
+        Writing::Body(framing) => {
+            let mut state = conn.state.borrow_mut();
+            state.writing = Writing::Done;
+            match framing {
                 Framing::Chunked if !state.head_request => {
                     conn.out.borrow_mut().extend_from_slice(b"0\r\n\r\n");
                     Ok(())
                 }
                 Framing::Length(left) if left > 0 && !state.head_request => {
-                    state.keep_alive = false;
+                    state.disable_keep_alive();
                     Err(Error::Response("body shorter than its content-length"))
                 }
                 _ => Ok(()),

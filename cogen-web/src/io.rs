@@ -1,5 +1,6 @@
 //! Connection state and buffers: the socket, the input buffer and its reads (`fill`), the
-//! output buffer and its writes (`flush`), and where the request body and the response stand.
+//! output buffer and its writes (`flush`), and the connection's state (hyper's shape:
+//! `Reading`, `Writing` and `KeepAlive`), which alone decides whether the connection persists.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -12,21 +13,11 @@ use http::{Method, Version};
 use crate::config::Config;
 use crate::date::DateCache;
 use crate::decode::ChunkedDecoder;
+use crate::framing::Framing;
 use crate::parse::{Head, RawHeaders};
 
 /// Bytes asked of the OS per read.
 const READ_CHUNK: usize = 16 * 1024;
-
-/// Where the current request's body stands.
-#[derive(Debug)]
-pub(crate) enum BodyState {
-    /// Fully read (or there was none).
-    Done,
-    /// This many bytes to go.
-    Length(u64),
-    /// A chunked body being decoded.
-    Chunked(ChunkedDecoder),
-}
 
 /// One connection, shared by its loop, the request and the response writer.
 pub(crate) struct Conn {
@@ -41,14 +32,11 @@ pub(crate) struct Conn {
     end: Cell<usize>,
     /// Response bytes not yet sent.
     pub(crate) out: RefCell<Vec<u8>>,
-    pub(crate) body: RefCell<BodyState>,
-    /// The client sent `Expect: 100-continue` and has not been answered yet.
-    pub(crate) expect_continue: Cell<bool>,
-    pub(crate) response: RefCell<ResponseState>,
+    /// Where the request in flight and its response stand, and whether the connection
+    /// persists.
+    pub(crate) state: RefCell<State>,
     /// The server is shutting down: finish the request in flight, then close.
     draining: Rc<Cell<bool>>,
-    /// Waiting for a request with nothing of it received: safe to close at shutdown.
-    pub(crate) idle: Cell<bool>,
     /// Header buffers given back by the last request, for the next one.
     pub(crate) spare_headers: Cell<RawHeaders>,
 }
@@ -61,6 +49,7 @@ impl Conn {
         date: Rc<DateCache>,
         draining: Rc<Cell<bool>>,
     ) -> Self {
+        let max_body = cfg.max_body;
         Conn {
             stream,
             peer,
@@ -70,18 +59,29 @@ impl Conn {
             start: Cell::new(0),
             end: Cell::new(0),
             out: RefCell::new(Vec::with_capacity(1024)),
-            body: RefCell::new(BodyState::Done),
-            expect_continue: Cell::new(false),
-            response: RefCell::new(ResponseState::default()),
+            state: RefCell::new(State::new(max_body)),
             draining,
-            idle: Cell::new(false),
             spare_headers: Cell::default(),
         }
     }
 
     /// True while the connection waits for a request of which nothing has arrived.
     pub(crate) fn is_idle(&self) -> bool {
-        self.idle.get()
+        self.state.borrow().keep_alive == KeepAlive::Idle
+    }
+
+    /// Marks the connection idle (waiting for a request of which nothing arrived) or busy.
+    pub(crate) fn set_idle(&self, idle: bool) {
+        let mut state = self.state.borrow_mut();
+        if state.keep_alive != KeepAlive::Disabled {
+            state.keep_alive = if idle { KeepAlive::Idle } else { KeepAlive::Busy };
+        }
+    }
+
+    /// Whether the connection carries another request after the one in flight: the one place
+    /// that decides it (see [`State::persists`]).
+    pub(crate) fn persists(&self) -> bool {
+        self.state.borrow().persists(self.draining())
     }
 
     pub(crate) fn draining(&self) -> bool {
@@ -163,55 +163,115 @@ pub(crate) fn flush(conn: &Conn) -> std::io::Result<()> {
     sent.map(|_| ())
 }
 
-/// How far the response got.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Phase {
-    #[default]
+/// Where the request's body stands.
+#[derive(Debug)]
+pub(crate) enum Reading {
+    /// The client sent `Expect: 100-continue` and waits for the answer before it sends a body
+    /// so framed.
+    Continue(Framing),
+    /// Reading a body so framed (`Chunked` with the state's decoder).
+    Body(Framing),
+    /// The body was read, or there was none: what follows is the next request.
+    Done,
+}
+
+/// Where the response stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Writing {
+    /// Nothing encoded yet.
+    Init,
+    /// The head is encoded; the body goes out so framed.
+    Body(Framing),
+    /// The response is complete.
+    Done,
+}
+
+/// Whether the connection persists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeepAlive {
+    /// Waiting for a request of which nothing arrived: safe to close at shutdown.
     Idle,
-    Started,
-    Finished,
+    /// A request is in flight, and the connection may carry another after it.
+    Busy,
+    /// The connection closes after this response: the client asked for it, the response is
+    /// close-delimited or announced `connection: close`, or the exchange cannot end cleanly
+    /// (a short body, a body left unread).
+    Disabled,
 }
 
-/// How the response body is framed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// `Content-Length`: this many bytes still to send.
-    Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    #[default]
-    Chunked,
-    /// No length, HTTP/1.0: the body ends when the connection closes.
-    Close,
-    /// No body at all (HEAD, 1xx, 204, 304).
-    NoBody,
-}
-
-/// The response's progress, kept by the connection so it can finish what the handler left.
-#[derive(Debug, Default)]
-pub(crate) struct ResponseState {
-    pub(crate) phase: Phase,
-    pub(crate) framing: Framing,
+/// The connection's state, in hyper's shape: reading, writing and keep-alive, owned here and
+/// changed by the request, the response writer and the loop through this type.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) reading: Reading,
+    pub(crate) writing: Writing,
+    pub(crate) keep_alive: KeepAlive,
+    /// Decodes the request body when `reading` is chunked.
+    pub(crate) decoder: ChunkedDecoder,
+    /// The request is `HEAD`: its response has a head and no body.
     pub(crate) head_request: bool,
+    /// The request is HTTP/1.0: no chunked responses, and persistence is announced.
     pub(crate) http10: bool,
-    pub(crate) keep_alive: bool,
+    max_body: u64,
 }
 
-impl ResponseState {
-    pub(crate) fn new(head: &Head, keep_alive: bool) -> Self {
-        ResponseState {
-            phase: Phase::Idle,
-            framing: Framing::Chunked,
-            head_request: head.method == Method::HEAD,
-            http10: head.version == Version::HTTP_10,
-            keep_alive,
+impl State {
+    fn new(max_body: u64) -> Self {
+        State {
+            reading: Reading::Done,
+            writing: Writing::Init,
+            keep_alive: KeepAlive::Busy,
+            decoder: ChunkedDecoder::new(max_body),
+            head_request: false,
+            http10: false,
+            max_body,
         }
     }
 
-    pub(crate) fn started(&self) -> bool {
-        self.phase != Phase::Idle
+    /// Starts the exchange of a request with this head.
+    pub(crate) fn start(&mut self, head: &Head) {
+        self.reading = match head.framing {
+            Framing::Empty | Framing::Close => Reading::Done,
+            f if head.expect_continue => Reading::Continue(f),
+            f => Reading::Body(f),
+        };
+        if head.framing == Framing::Chunked {
+            self.decoder = ChunkedDecoder::new(self.max_body);
+        }
+        self.writing = Writing::Init;
+        self.keep_alive = if head.keep_alive { KeepAlive::Busy } else { KeepAlive::Disabled };
+        self.head_request = head.method == Method::HEAD;
+        self.http10 = head.version == Version::HTTP_10;
     }
 
-    pub(crate) fn keeps_alive(&self) -> bool {
-        self.keep_alive && self.framing != Framing::Close
+    /// True once, if the client waits for `100 Continue`: the caller sends it, and the body
+    /// is read from then on.
+    pub(crate) fn answer_continue(&mut self) -> bool {
+        match self.reading {
+            Reading::Continue(framing) => {
+                self.reading = Reading::Body(framing);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The connection closes after this response.
+    pub(crate) fn disable_keep_alive(&mut self) {
+        self.keep_alive = KeepAlive::Disabled;
+    }
+
+    /// Whether the connection carries another request after this one: not if keep-alive was
+    /// disabled, nor while the server drains (`draining`), nor when the client still waits for
+    /// a `100 Continue` it never got (its body will not come, or come unasked).
+    pub(crate) fn persists(&self, draining: bool) -> bool {
+        self.keep_alive != KeepAlive::Disabled
+            && !draining
+            && !matches!(self.reading, Reading::Continue(_))
+    }
+
+    /// True once the response's head was encoded.
+    pub(crate) fn started(&self) -> bool {
+        self.writing != Writing::Init
     }
 }

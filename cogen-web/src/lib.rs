@@ -38,6 +38,7 @@ mod decode;
 mod dispatch;
 mod encode;
 mod error;
+mod framing;
 mod handler;
 mod io;
 mod parse;

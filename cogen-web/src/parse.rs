@@ -9,17 +9,7 @@ use smallvec::SmallVec;
 
 use crate::config::Config;
 use crate::error::ProtocolError;
-
-/// How the request body is framed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// No body.
-    Empty,
-    /// `Content-Length` bytes.
-    Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked,
-}
+use crate::framing::Framing;
 
 /// A request's header lines, kept as received until a handler asks for the `HeaderMap`:
 /// most handlers never do, and building one costs allocations per request. The buffers are

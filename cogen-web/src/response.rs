@@ -8,7 +8,8 @@ use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::encode::{append_body, start_head};
 use crate::error::Error;
-use crate::io::{Conn, Framing, Phase, flush};
+use crate::framing::Framing;
+use crate::io::{Conn, Writing, flush};
 
 /// Writes the response to one request. Every method is a coroutine to `yield_!`.
 ///
@@ -57,7 +58,7 @@ impl ResponseWriter {
     #[cogen::coroutine]
     #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn write(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
-        if !self.conn.response.borrow().started() {
+        if !self.conn.state.borrow().started() {
             start_head(&self.conn, StatusCode::OK, std::iter::empty(), None)?;
         }
         append_body(&self.conn, data.as_ref())?;
@@ -77,7 +78,7 @@ impl ResponseWriter {
         let body = body.as_ref();
         start_head(&self.conn, parts.status, parts.headers.iter(), Some(body.len() as u64))?;
         append_body(&self.conn, body)?;
-        self.conn.response.borrow_mut().phase = Phase::Finished;
+        self.conn.state.borrow_mut().writing = Writing::Done;
         // Not flushed here: the connection flushes, together with pipelined answers.
         Ok(())
     }
@@ -107,9 +108,10 @@ impl ResponseWriter {
         let list = header_list(headers)?;
         start_head(&self.conn, status, list.iter().map(|(k, v)| (k, v)), Some(len))?;
         let head_only = {
-            let mut state = self.conn.response.borrow_mut();
-            state.phase = Phase::Finished;
-            state.head_request || state.framing == Framing::NoBody
+            let mut state = self.conn.state.borrow_mut();
+            let empty = state.writing == Writing::Body(Framing::Empty);
+            state.writing = Writing::Done;
+            state.head_request || empty
         };
         yield_!(flush(&self.conn))?;
         if head_only || len == 0 {
@@ -117,7 +119,7 @@ impl ResponseWriter {
         }
         let sent = yield_!(self.conn.stream.sendfile(file, offset, len))?;
         if sent < len {
-            self.conn.response.borrow_mut().keep_alive = false;
+            self.conn.state.borrow_mut().disable_keep_alive();
             return Err(Error::Io(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "the file ended before the declared length",
@@ -128,13 +130,15 @@ impl ResponseWriter {
 
     /// True once the status and headers were committed.
     pub fn is_started(&self) -> bool {
-        self.conn.response.borrow().started()
+        self.conn.state.borrow().started()
     }
 }
 
 impl fmt::Debug for ResponseWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseWriter").field("state", &self.conn.response.borrow()).finish()
+        f.debug_struct("ResponseWriter")
+            .field("writing", &self.conn.state.borrow().writing)
+            .finish()
     }
 }
 
