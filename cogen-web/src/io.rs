@@ -72,10 +72,7 @@ impl Conn {
 
     /// Marks the connection idle (waiting for a request of which nothing arrived) or busy.
     pub(crate) fn set_idle(&self, idle: bool) {
-        let mut state = self.state.borrow_mut();
-        if state.keep_alive != KeepAlive::Disabled {
-            state.keep_alive = if idle { KeepAlive::Idle } else { KeepAlive::Busy };
-        }
+        self.state.borrow_mut().set_idle(idle);
     }
 
     /// Whether the connection carries another request after the one in flight: the one place
@@ -256,6 +253,14 @@ impl State {
         }
     }
 
+    /// Idle (waiting for a request of which nothing arrived) or busy; a disabled keep-alive
+    /// stays disabled.
+    fn set_idle(&mut self, idle: bool) {
+        if self.keep_alive != KeepAlive::Disabled {
+            self.keep_alive = if idle { KeepAlive::Idle } else { KeepAlive::Busy };
+        }
+    }
+
     /// The connection closes after this response.
     pub(crate) fn disable_keep_alive(&mut self) {
         self.keep_alive = KeepAlive::Disabled;
@@ -273,5 +278,78 @@ impl State {
     /// True once the response's head was encoded.
     pub(crate) fn started(&self) -> bool {
         self.writing != Writing::Init
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_head;
+
+    fn started(head: &str) -> State {
+        let cfg = Config::default();
+        let mut raw = RawHeaders::default();
+        let (head, _) = match parse_head(head.as_bytes(), &cfg, &mut raw) {
+            Ok(Some(parsed)) => parsed,
+            other => panic!("expected a complete head, got {other:?}"),
+        };
+        let mut state = State::new(cfg.max_body);
+        state.start(&head);
+        state
+    }
+
+    #[test]
+    fn persistence_follows_the_request_and_the_server() {
+        let state = started("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(state.persists(false));
+        assert!(!state.persists(true), "a draining server closes");
+        assert!(!started("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").persists(false));
+        assert!(!started("GET / HTTP/1.0\r\n\r\n").persists(false));
+        assert!(started("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").persists(false));
+    }
+
+    #[test]
+    fn a_disabled_keep_alive_stays_disabled() {
+        let mut state = started("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        state.set_idle(true);
+        assert_eq!(state.keep_alive, KeepAlive::Idle);
+        state.set_idle(false);
+        state.disable_keep_alive();
+        state.set_idle(true);
+        assert_eq!(state.keep_alive, KeepAlive::Disabled);
+        assert!(!state.persists(false));
+    }
+
+    #[test]
+    fn an_unanswered_100_continue_ends_the_connection() {
+        let put = "PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+        let mut state = started(put);
+        assert!(matches!(state.reading, Reading::Continue(Framing::Length(4))));
+        assert!(!state.persists(false), "the body will not come unasked");
+        assert!(state.answer_continue());
+        assert!(!state.answer_continue(), "answered once");
+        assert!(matches!(state.reading, Reading::Body(Framing::Length(4))));
+        assert!(state.persists(false));
+        let empty = "GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n";
+        let mut state = started(empty);
+        assert!(matches!(state.reading, Reading::Done));
+        assert!(!state.answer_continue(), "no body, no 100 Continue");
+    }
+
+    #[test]
+    fn a_new_request_resets_the_response_and_the_flags() {
+        let mut state = started("HEAD / HTTP/1.0\r\n\r\n");
+        assert!(state.head_request && state.http10);
+        state.writing = Writing::Done;
+        let cfg = Config::default();
+        let mut raw = RawHeaders::default();
+        let req = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let Ok(Some((head, _))) = parse_head(req.as_bytes(), &cfg, &mut raw) else {
+            panic!("expected a complete head");
+        };
+        state.start(&head);
+        assert!(!state.head_request && !state.http10 && !state.started());
+        assert!(matches!(state.reading, Reading::Body(Framing::Chunked)));
+        assert!(state.persists(false));
     }
 }
