@@ -9,10 +9,13 @@ use cogen::{Coroutine, IntoYield};
 
 use crate::error::Error;
 
-/// A handler body whose panic becomes `Err(Error::Panicked)`.
-pub(crate) struct CatchPanic<F> {
-    inner: F,
-    done: bool,
+pin_project_lite::pin_project! {
+    /// A handler body whose panic becomes `Err(Error::Panicked)`.
+    pub(crate) struct CatchPanic<F> {
+        #[pin]
+        inner: F,
+        done: bool,
+    }
 }
 
 impl<F: Future<Output = Result<(), Error>>> CatchPanic<F> {
@@ -27,23 +30,19 @@ impl<F: Future<Output = Result<(), Error>>> Future for CatchPanic<F> {
     type Output = Result<(), Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `inner` is structurally pinned: it is never moved out of `CatchPanic`, and
-        // `CatchPanic` has no `Drop` impl or `Unpin` impl that could move it.
-        let this = unsafe { self.get_unchecked_mut() };
-        if this.done {
+        let this = self.project();
+        if *this.done {
             return Poll::Ready(Err(Error::Response("handler polled after it ended")));
         }
-        // SAFETY: as above.
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+        match catch_unwind(AssertUnwindSafe(|| this.inner.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(r)) => {
-                this.done = true;
+                *this.done = true;
                 Poll::Ready(r)
             }
             Err(_) => {
                 // The handler is poisoned: it is never polled again, only dropped.
-                this.done = true;
+                *this.done = true;
                 Poll::Ready(Err(Error::Panicked))
             }
         }

@@ -29,14 +29,18 @@
 //! adds `date`, and refuses bad requests with the right status (400, 408, 413, 414, 431, 501,
 //! 505), including request-smuggling shapes.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod catch;
 pub mod config;
-mod conn;
 mod date;
 mod decode;
+mod dispatch;
+mod encode;
 mod error;
+mod framing;
 mod handler;
+mod io;
 mod parse;
 mod request;
 mod response;

@@ -9,17 +9,7 @@ use smallvec::SmallVec;
 
 use crate::config::Config;
 use crate::error::ProtocolError;
-
-/// How the request body is framed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// No body.
-    Empty,
-    /// `Content-Length` bytes.
-    Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked,
-}
+use crate::framing::Framing;
 
 /// A request's header lines, kept as received until a handler asks for the `HeaderMap`:
 /// most handlers never do, and building one costs allocations per request. The buffers are
@@ -73,7 +63,8 @@ pub(crate) struct Head {
 const STACK_HEADERS: usize = 100;
 
 /// The values of the headers that decide framing and persistence, gathered in the one pass
-/// that builds the `HeaderMap` (so no lookups follow).
+/// that records the header spans (so no lookups follow; the `HeaderMap` is built later, only
+/// if a handler asks for it).
 #[derive(Default)]
 struct Special<'b> {
     hosts: usize,

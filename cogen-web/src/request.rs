@@ -7,9 +7,14 @@ use std::rc::Rc;
 
 use http::{HeaderMap, Method, Uri, Version};
 
-use crate::conn::{BodyState, Conn, fill, flush};
 use crate::error::{Error, ProtocolError};
+use crate::framing::Framing;
+use crate::io::{Conn, Reading, fill, flush};
 use crate::parse::{Head, RawHeaders};
+
+/// Bytes asked of the body per step of [`Request::read_to_end`]: four of the connection's
+/// reads, so a large body takes few steps, while each step's copy stays small.
+const READ_TO_END_CHUNK: usize = 64 * 1024;
 
 /// An HTTP request. The head is parsed; the body is read with [`read`](Request::read) or
 /// [`read_to_end`](Request::read_to_end), each a coroutine to `yield_!`. A body the handler
@@ -79,9 +84,10 @@ impl Request {
     /// A malformed chunked body or one over the size limit (`Error::Protocol`), a timeout or
     /// the client closing early (`Error::Io`).
     #[cogen::coroutine]
+    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn read(&self, max: usize) -> Result<Vec<u8>, Error> {
         let conn = &*self.conn;
-        if conn.expect_continue.replace(false) && !matches!(*conn.body.borrow(), BodyState::Done) {
+        if conn.state.borrow_mut().answer_continue() {
             conn.out.borrow_mut().extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             yield_!(flush(conn))?;
         }
@@ -108,10 +114,11 @@ impl Request {
     ///
     /// As [`read`](Request::read), and `ProtocolError::BodyTooLarge` over `limit`.
     #[cogen::coroutine]
+    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn read_to_end(&self, limit: usize) -> Result<Vec<u8>, Error> {
         let mut all = Vec::new();
         loop {
-            let chunk = yield_!(self.read(64 * 1024))?;
+            let chunk = yield_!(self.read(READ_TO_END_CHUNK))?;
             if chunk.is_empty() {
                 return Ok(all);
             }
@@ -125,14 +132,16 @@ impl Request {
 
 /// Takes body bytes already buffered: `None` if more must be read first.
 fn take_body(conn: &Conn, max: usize) -> Option<Result<Vec<u8>, Error>> {
-    let mut body = conn.body.borrow_mut();
-    match &mut *body {
-        BodyState::Done => Some(Ok(Vec::new())),
-        _ if max == 0 => Some(Ok(Vec::new())),
-        BodyState::Length(left) => {
-            if conn.buffered() == 0 {
-                return None;
-            }
+    let mut state = conn.state.borrow_mut();
+    let state = &mut *state;
+    let framing = match &mut state.reading {
+        Reading::Done => return Some(Ok(Vec::new())),
+        _ if max == 0 => return Some(Ok(Vec::new())),
+        _ if conn.buffered() == 0 => return None,
+        Reading::Body(framing) | Reading::Continue(framing) => framing,
+    };
+    match framing {
+        Framing::Length(left) => {
             let want = (*left).min(max as u64) as usize;
             let bytes = conn.with_input(|buf| {
                 let n = want.min(buf.len());
@@ -140,14 +149,12 @@ fn take_body(conn: &Conn, max: usize) -> Option<Result<Vec<u8>, Error>> {
             });
             *left -= bytes.len() as u64;
             if *left == 0 {
-                *body = BodyState::Done;
+                state.reading = Reading::Done;
             }
             Some(Ok(bytes))
         }
-        BodyState::Chunked(dec) => {
-            if conn.buffered() == 0 {
-                return None;
-            }
+        Framing::Chunked => {
+            let dec = &mut state.decoder;
             let mut out = Vec::new();
             let decoded = conn.with_input(|buf| match dec.decode(buf, &mut out, max) {
                 Ok(n) => (n, Ok(())),
@@ -157,10 +164,15 @@ fn take_body(conn: &Conn, max: usize) -> Option<Result<Vec<u8>, Error>> {
                 return Some(Err(e.into()));
             }
             if dec.is_done() {
-                *body = BodyState::Done;
+                state.reading = Reading::Done;
                 return Some(Ok(out));
             }
             if out.is_empty() { None } else { Some(Ok(out)) }
+        }
+        // Never a request's reading state (`State::start`).
+        Framing::Empty | Framing::Close => {
+            state.reading = Reading::Done;
+            Some(Ok(Vec::new()))
         }
     }
 }

@@ -13,11 +13,17 @@ use cogen::prelude::*;
 use cogen::{LocalWaker, TaskId};
 
 use crate::config::Config;
-use crate::conn::{Conn, serve_connection};
 use crate::date::DateCache;
+use crate::dispatch::serve_connection;
 use crate::error::Error;
 use crate::handler::Handler;
+use crate::io::Conn;
 use crate::shutdown::{GetLocalWaker, ShutdownHandle, WaitShutdown};
+
+/// The listen backlog: connections the kernel has completed and `accept` not yet taken.
+/// 2048 absorbs a burst of connects while every connection slot is taken (the others wait
+/// here, see `max_connections`); the kernel caps it at `net.core.somaxconn` in any case.
+const LISTEN_BACKLOG: i32 = 2048;
 
 /// An HTTP/1.1 server. `serve()` is a coroutine: add it to a scheduler (one per core, with
 /// `SO_REUSEPORT` listeners, for a multi-core server).
@@ -66,7 +72,11 @@ impl<H: Handler> Server<H> {
     ///
     /// The bind error.
     pub fn with_config(addr: SocketAddr, config: Config, handler: H) -> io::Result<Self> {
-        Ok(Self::from_listener(TcpListener::builder(addr).backlog(2048).bind()?, config, handler))
+        Ok(Self::from_listener(
+            TcpListener::builder(addr).backlog(LISTEN_BACKLOG).bind()?,
+            config,
+            handler,
+        ))
     }
 
     /// Serves on an existing listener (one bound with `SO_REUSEPORT`, say).
@@ -136,6 +146,7 @@ impl<H: Handler> Server<H> {
     /// An accept error other than running out of file descriptors (which backs off and
     /// retries): the listener is closed, connections already accepted go on.
     #[cogen::coroutine]
+    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn serve(self) -> io::Result<()> {
         let Server { listener, handler, config, shutdown, on_error } = self;
         let live = Rc::new(Live::new(config.max_connections.max(1), on_error));

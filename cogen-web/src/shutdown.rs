@@ -94,6 +94,7 @@ impl fmt::Debug for ShutdownHandle {
 }
 
 /// Parks until the handle's shutdown; gives the grace period.
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub(crate) struct WaitShutdown {
     handle: ShutdownHandle,
     opts: OpOptions,
@@ -151,6 +152,7 @@ impl Operation for WaitShutdown {
 
 /// Gives the running coroutine's scheduler's [`LocalWaker`] (for guards that cancel child
 /// coroutines when dropped).
+#[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub(crate) struct GetLocalWaker {
     waker: Option<LocalWaker>,
     opts: OpOptions,
