@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use crate::coroutine::Coroutine;
 use crate::handle::CoroutineRef;
+use crate::id::{ParkToken, TaskId};
 use crate::operation::Event;
 use crate::priority::{Placement, Priority};
 use crate::remote::{Remote, RemoteWaker};
 use crate::scheduler::Core;
 use crate::signal::SignalTable;
-use crate::task::{ParkToken, TaskId};
 
 /// What [`OpContext::wake`] did.
 ///

@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use crate::operation::{ErasedOperation, Operation, Outcome};
+use crate::operation::{ErasedOperation, OpPtr, Operation, Outcome};
 
 /// A coroutine that has not started yet: what a `#[cogen::coroutine]` function returns.
 ///
@@ -142,9 +142,6 @@ impl<O: std::fmt::Debug> std::fmt::Debug for YieldPoint<O> {
         f.debug_tuple("YieldPoint").field(&self.op).finish()
     }
 }
-
-/// A lifetime-erased pointer to a parked operation.
-pub(crate) type OpPtr = NonNull<dyn ErasedOperation + 'static>;
 
 /// Where a yield point leaves its operation for the scheduler, and where the scheduler leaves
 /// the outcome for the yield point. One per scheduler pass, reached through the waker.

@@ -94,7 +94,7 @@ pub enum Outcome {
 #[non_exhaustive]
 pub enum Event<'a> {
     /// The reactor reports readiness of the operation's I/O source.
-    Io(crate::reactor::Readiness),
+    Io(crate::id::Readiness),
     /// A signal was delivered: `value` is the signal's value, `type_name` its type's name.
     Signal {
         /// The value; the waiter downcasts and clones it.
@@ -308,6 +308,9 @@ pub trait Operation: fmt::Debug {
 }
 
 /// The object-safe face of an [`Operation`], as the scheduler sees a parked one.
+/// A lifetime-erased pointer to a parked operation.
+pub(crate) type OpPtr = std::ptr::NonNull<dyn ErasedOperation + 'static>;
+
 pub(crate) trait ErasedOperation: fmt::Debug {
     fn options(&mut self) -> &mut OpOptions;
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed;

@@ -33,20 +33,19 @@ use std::time::{Duration, Instant};
 
 use crate::builder::{Config, PanicReport, SchedulerBuilder};
 use crate::context::{OpContext, Wake};
-use crate::coroutine::{Coroutine, OpPtr, YieldSlot};
+use crate::coroutine::{Coroutine, YieldSlot};
 use crate::dump::{CoroutineInfo, CoroutineState, Dump};
 use crate::error::Error;
 use crate::handle::CoroutineRef;
+use crate::id::{ParkToken, Readiness, TaskId};
 use crate::local::EnterLocals;
 use crate::local_waker::LocalWaker;
-use crate::operation::{Event, Outcome, Processed, RunStatus, Timeout};
+use crate::operation::{Event, OpPtr, Outcome, Processed, RunStatus, Timeout};
 use crate::priority::Placement;
-use crate::reactor::{Reactor, Readiness};
+use crate::reactor::Reactor;
 use crate::remote::{Remote, RemoteShared};
 use crate::signal::SignalTable;
-use crate::task::{
-    ArmedTimer, Joiners, ParkToken, Parked, Task, TaskCell, TaskFuture, TaskId, TaskSlab, TaskState,
-};
+use crate::task::{ArmedTimer, Joiners, Parked, Task, TaskCell, TaskFuture, TaskSlab, TaskState};
 use crate::timer::{TimerKind, Timers};
 
 /// How many operations may complete in a row, resuming one coroutine in place, before it is

@@ -10,54 +10,10 @@ use std::task::{Context, Poll};
 
 use smallvec::SmallVec;
 
-use crate::coroutine::OpPtr;
 use crate::error::Error;
+use crate::id::{ParkToken, TaskId};
 use crate::local::LocalMap;
-use crate::operation::Outcome;
-
-/// Identifies a coroutine within its scheduler. A stale id (of a finished coroutine whose
-/// slot was reused) never matches the new occupant: the slot's generation differs.
-///
-/// # Examples
-///
-/// ```
-/// use cogen::prelude::*;
-/// #[coro]
-/// fn nothing() {}
-/// let mut sched = Scheduler::new();
-/// let a = sched.add(nothing());
-/// let b = sched.add(nothing());
-/// assert_ne!(a.id(), b.id());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TaskId {
-    pub(crate) index: u32,
-    pub(crate) generation: u32,
-}
-
-/// Names one particular wait of one coroutine: what a wait list, a timer or the reactor
-/// stores. Waking a token whose wait has ended (the coroutine resumed, timed out or finished)
-/// does nothing, so a forgotten token is harmless.
-///
-/// # Examples
-///
-/// ```
-/// use cogen_core::ParkToken;
-/// fn stored(_: Vec<ParkToken>) {}
-/// stored(Vec::new());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ParkToken {
-    pub(crate) task: TaskId,
-    pub(crate) park: u32,
-}
-
-impl ParkToken {
-    /// The coroutine this token belongs to.
-    pub fn task(&self) -> TaskId {
-        self.task
-    }
-}
+use crate::operation::{OpPtr, Outcome};
 
 /// The reference count of a coroutine's cell, shared by its two erased faces: the scheduler's
 /// ([`TaskFuture`]) and the handles' ([`ResultSlot`]). A count of our own rather than an `Rc`:

@@ -14,7 +14,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use crate::task::ParkToken;
+use crate::id::ParkToken;
 
 /// What an expired entry does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,7 +153,7 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskId;
+    use crate::id::TaskId;
 
     fn token(i: u32) -> ParkToken {
         ParkToken { task: TaskId { index: i, generation: 0 }, park: 0 }
