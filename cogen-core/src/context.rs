@@ -103,11 +103,7 @@ impl<'a> OpContext<'a> {
         let token = self.token;
         let core = &mut *self.core;
         let tasks = &core.tasks;
-        core.signals.remove_waiter(id, token, |t| {
-            matches!(tasks.get(t.task),
-                Some(task) if task.park == t.park
-                    && matches!(task.state, crate::task::TaskState::Parked(_)))
-        });
+        core.signals.remove_waiter(id, token, |t| tasks.is_waiting(t));
     }
 
     /// The signal table.

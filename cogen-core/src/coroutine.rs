@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use crate::operation::{ErasedOperation, OpPtr, Operation, Outcome};
+use crate::operation::{ErasedOperation, Operation, Outcome};
 
 /// A coroutine that has not started yet: what a `#[cogen::coroutine]` function returns.
 ///
@@ -107,7 +107,7 @@ impl<O: Operation> IntoYield for O {
     type Future = YieldPoint<O>;
     #[inline]
     fn into_yield(self) -> YieldPoint<O> {
-        YieldPoint { op: self, state: YieldState::Fresh, _pinned: PhantomPinned }
+        YieldPoint { state: Cell::new(YieldState::Fresh), op: self, _pinned: PhantomPinned }
     }
 }
 
@@ -120,26 +120,135 @@ impl<F: Future> IntoYield for Coroutine<F> {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Where a yield point stands. The scheduler reads and writes it through the lent pointer
+/// (see [`LentOp`]), so it is a `Cell` and the first field of a `repr(C)` yield point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum YieldState {
+    /// Not polled yet.
     Fresh,
-    Deposited,
+    /// The operation is lent to the scheduler (deposited in the slot, or held by a parked
+    /// task); the scheduler is not running it.
+    Lent,
+    /// Lent, and one of its methods is running (an [`OpGuard`] is alive).
+    Busy,
+    /// The scheduler gave the operation back: the next poll finalizes it.
+    Returned,
+    /// Completed.
     Finished,
 }
 
 /// The future a `yield_!(operation)` awaits. It owns the operation for as long as the
 /// coroutine waits on it.
+// `repr(C)`: `state` is at offset 0, where the scheduler finds it from the lent pointer.
+#[repr(C)]
 pub struct YieldPoint<O> {
+    state: Cell<YieldState>,
     op: O,
-    state: YieldState,
-    /// The scheduler holds a pointer to `op` between the deposit and the next poll, so a yield
-    /// point must not move once polled.
+    /// The scheduler holds a pointer to the yield point between the deposit and the next poll,
+    /// so a yield point must not move once polled.
     _pinned: PhantomPinned,
 }
 
 impl<O: std::fmt::Debug> std::fmt::Debug for YieldPoint<O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("YieldPoint").field(&self.op).finish()
+    }
+}
+
+/// A yield point as the scheduler sees it once lent: a way to its operation.
+trait Lend {
+    fn op(&mut self) -> &mut dyn ErasedOperation;
+}
+
+impl<O: Operation> Lend for YieldPoint<O> {
+    #[inline]
+    fn op(&mut self) -> &mut dyn ErasedOperation {
+        &mut self.op
+    }
+}
+
+/// A lifetime-erased pointer to a lent yield point.
+type LendPtr = NonNull<dyn Lend + 'static>;
+
+/// An operation its yield point lent to the scheduler: what a parked task holds. Dropping it
+/// gives the operation back (the yield point's next poll finalizes it).
+///
+/// # Invariant
+///
+/// `ptr` points to a yield point in state `Lent` or `Busy`, pinned inside the frame of the
+/// coroutine the scheduler polled last, which has not been polled or dropped since: the
+/// scheduler drops a `LentOp` before it polls or drops that coroutine again. Only a `LentOp`
+/// (and the [`OpGuard`] it hands out) moves the state out of `Lent`/`Busy`.
+pub(crate) struct LentOp {
+    ptr: LendPtr,
+}
+
+impl LentOp {
+    #[inline]
+    fn state(&self) -> &Cell<YieldState> {
+        // SAFETY: per the invariant the yield point is alive; it is `repr(C)` with the `Cell`
+        // state first, so the data pointer is the state's address. Only the state's bytes are
+        // borrowed (shared, and a `Cell`), never the operation an `OpGuard` may be lending out.
+        unsafe { self.ptr.cast::<Cell<YieldState>>().as_ref() }
+    }
+
+    /// True while one of the operation's methods runs (a nested wake must not reach it).
+    #[inline]
+    pub(crate) fn is_busy(&self) -> bool {
+        self.state().get() == YieldState::Busy
+    }
+
+    /// Exclusive access to the operation, or `None` while it is already running (a nested
+    /// wake or cancellation of the same wait).
+    #[inline]
+    pub(crate) fn guard(&self) -> Option<OpGuard> {
+        if self.is_busy() {
+            return None;
+        }
+        self.state().set(YieldState::Busy);
+        Some(OpGuard { ptr: self.ptr })
+    }
+}
+
+impl Drop for LentOp {
+    fn drop(&mut self) {
+        if self.is_busy() {
+            // An `OpGuard` still reaches the operation: returning it now could free the frame
+            // under a running method. The scheduler never does this; stop rather than risk it.
+            std::process::abort();
+        }
+        self.state().set(YieldState::Returned);
+    }
+}
+
+/// Exclusive access to a lent operation while one of its methods runs; ends that access
+/// (clears `Busy`) on drop. Holds no borrow of the task, so the method may reach the whole
+/// scheduler through its `OpContext`.
+///
+/// # Invariant
+///
+/// `ptr` is a [`LentOp`]'s pointer whose state this guard set to `Busy`. While `Busy` the
+/// scheduler neither ends the wait nor drops the `LentOp` (a busy wait is never woken,
+/// cancelled or timed out), so the yield point stays alive and pinned, and no other guard
+/// exists.
+pub(crate) struct OpGuard {
+    ptr: LendPtr,
+}
+
+impl OpGuard {
+    /// The operation.
+    #[inline]
+    pub(crate) fn op(&mut self) -> &mut dyn ErasedOperation {
+        // SAFETY: per the invariant the yield point is alive and pinned, and this guard is the
+        // only way to it while `Busy`; the borrow is tied to `&mut self`.
+        unsafe { self.ptr.as_mut() }.op()
+    }
+}
+
+impl Drop for OpGuard {
+    fn drop(&mut self) {
+        // SAFETY: as in `op`; only the state's bytes are borrowed.
+        unsafe { self.ptr.cast::<Cell<YieldState>>().as_ref() }.set(YieldState::Lent);
     }
 }
 
@@ -153,7 +262,7 @@ impl<O: std::fmt::Debug> std::fmt::Debug for YieldPoint<O> {
 /// right after the poll that deposited it and uses it only until it polls or drops that
 /// coroutine again.
 pub(crate) struct YieldSlot {
-    op: Cell<Option<OpPtr>>,
+    op: Cell<Option<LendPtr>>,
     outcome: Cell<Outcome>,
     /// Fast-path completions left before the coroutine must go through the scheduler.
     fast_budget: Cell<u32>,
@@ -175,8 +284,9 @@ impl YieldSlot {
     }
 
     #[inline]
-    pub(crate) fn take_op(&self) -> Option<OpPtr> {
-        self.op.take()
+    pub(crate) fn take_op(&self) -> Option<LentOp> {
+        // Per the slot's invariant the pointer is a yield point just lent (state `Lent`).
+        self.op.take().map(|ptr| LentOp { ptr })
     }
 
     #[inline]
@@ -233,26 +343,25 @@ impl<O: Operation> Future for YieldPoint<O> {
         let slot = slot_of(cx);
         // SAFETY: we never move `op` or `state` out of the pinned yield point.
         let this = unsafe { self.get_unchecked_mut() };
-        match this.state {
+        match this.state.get() {
             YieldState::Fresh => {
                 let budget = slot.fast_budget.get();
                 if budget > 0
                     && let Some(output) = this.op.try_complete()
                 {
                     slot.fast_budget.set(budget - 1);
-                    this.state = YieldState::Finished;
+                    this.state.set(YieldState::Finished);
                     return Poll::Ready(output);
                 }
-                let op: &mut (dyn ErasedOperation + '_) = &mut this.op;
+                let lend: &mut (dyn Lend + '_) = this;
                 // SAFETY: only the lifetime bound is erased. The pointer is valid as long as
                 // this pinned yield point is neither moved (it is !Unpin) nor dropped; the
                 // scheduler uses it only until it next polls or drops this coroutine (see the
                 // invariant on `YieldSlot`).
-                let ptr: OpPtr = unsafe {
-                    std::mem::transmute::<
-                        NonNull<dyn ErasedOperation + '_>,
-                        NonNull<dyn ErasedOperation + 'static>,
-                    >(NonNull::from(op))
+                let ptr: LendPtr = unsafe {
+                    std::mem::transmute::<NonNull<dyn Lend + '_>, NonNull<dyn Lend + 'static>>(
+                        NonNull::from(lend),
+                    )
                 };
                 if slot.op.replace(Some(ptr)).is_some() {
                     panic!(
@@ -260,12 +369,15 @@ impl<O: Operation> Future for YieldPoint<O> {
                          combinators such as select!/join! over yield_! are not supported"
                     );
                 }
-                this.state = YieldState::Deposited;
+                this.state.set(YieldState::Lent);
                 Poll::Pending
             }
-            YieldState::Deposited => {
-                this.state = YieldState::Finished;
+            YieldState::Returned => {
+                this.state.set(YieldState::Finished);
                 Poll::Ready(this.op.finalize(slot.outcome.replace(Outcome::Completed)))
+            }
+            YieldState::Lent | YieldState::Busy => {
+                panic!("a cogen yield point was polled while its scheduler holds its operation")
             }
             YieldState::Finished => panic!("a cogen yield point was polled after it completed"),
         }

@@ -308,9 +308,6 @@ pub trait Operation: fmt::Debug {
 }
 
 /// The object-safe face of an [`Operation`], as the scheduler sees a parked one.
-/// A lifetime-erased pointer to a parked operation.
-pub(crate) type OpPtr = std::ptr::NonNull<dyn ErasedOperation + 'static>;
-
 pub(crate) trait ErasedOperation: fmt::Debug {
     fn options(&mut self) -> &mut OpOptions;
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed;

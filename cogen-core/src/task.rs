@@ -4,16 +4,18 @@
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::num::NonZeroU64;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
 
 use smallvec::SmallVec;
 
+use crate::coroutine::{LentOp, OpGuard};
 use crate::error::Error;
 use crate::id::{ParkToken, TaskId};
-use crate::local::LocalMap;
-use crate::operation::{OpPtr, Outcome};
+use crate::local::{EnterLocals, LocalMap};
+use crate::operation::Outcome;
 
 /// The reference count of a coroutine's cell, shared by its two erased faces: the scheduler's
 /// ([`TaskFuture`]) and the handles' ([`ResultSlot`]). A count of our own rather than an `Rc`:
@@ -209,8 +211,8 @@ pub(crate) enum TaskState {
 
 /// A parked coroutine's wait.
 pub(crate) struct Parked {
-    /// The operation, inside the coroutine's pinned frame (see `YieldSlot`'s invariant).
-    pub(crate) op: OpPtr,
+    /// The operation, lent by its yield point inside the coroutine's pinned frame.
+    pub(crate) op: LentOp,
     /// When it parked: the scheduler's clock of that pass, in milliseconds since the
     /// scheduler's epoch, wrapping (only `dump` reads it; a wait would have to last 49 days
     /// to be misreported).
@@ -219,9 +221,27 @@ pub(crate) struct Parked {
     pub(crate) timer: Option<ArmedTimer>,
     /// The sequence number of the wake-up the operation asked for with `wake_at`, if armed.
     pub(crate) wake_at: Option<NonZeroU64>,
-    /// True while the operation's `run` or `cleanup` executes: a nested wake of the same
-    /// operation is refused (it would alias the `&mut` already handed out).
-    pub(crate) busy: bool,
+}
+
+impl Parked {
+    /// True while the operation's `run` or `cleanup` executes: a nested wake, timeout or
+    /// cancellation of the same wait is refused (it would alias the `&mut` handed out).
+    #[inline]
+    pub(crate) fn is_busy(&self) -> bool {
+        self.op.is_busy()
+    }
+
+    /// Exclusive access to the operation while one of its methods runs; `None` while busy.
+    #[inline]
+    pub(crate) fn lend(&self) -> Option<OpGuard> {
+        self.op.guard()
+    }
+
+    /// The operation as `Debug` text, unless it is running.
+    pub(crate) fn describe(&self) -> Option<String> {
+        let mut guard = self.lend()?;
+        Some(format!("{:?}", guard.op()))
+    }
 }
 
 /// A parked operation's timeout, packed (one per parked coroutine: a million sleepers keep a
@@ -263,6 +283,32 @@ impl Task {
         }
     }
 
+    /// Polls the coroutine's body with its locals entered. A panic in the body is caught and
+    /// returned.
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> std::thread::Result<Poll<()>> {
+        // SAFETY: the cell is alive: the task holds a reference until `finish`.
+        let body = unsafe { self.future.as_ref() };
+        let _locals = EnterLocals::new(body.locals());
+        catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: only the scheduler polls, one task at a time and never reentrantly (a
+            // body has no way to the scheduler), and a body that ended was ended by `finish`,
+            // which consumed the task.
+            unsafe { body.poll(cx) }
+        }))
+    }
+
+    /// Ends the coroutine (see [`TaskFuture::end`]) and releases the scheduler's reference to
+    /// its cell (handles keep theirs): the task has left the slab. A parked operation is given
+    /// back to its yield point first (its cleanup, if any, was the caller's business), so
+    /// nothing points into the body when it is dropped. Panics of the body's destructors
+    /// are caught (the result is recorded and the reference released regardless).
+    pub(crate) fn finish(mut self, error: Option<Error>) {
+        self.state = TaskState::Running;
+        // SAFETY: the state no longer holds a lent operation, and the task is consumed, so
+        // it is never polled again.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { self.release(error) }));
+    }
+
     /// Ends the coroutine (see [`TaskFuture::end`]) and releases the scheduler's reference
     /// to its cell (handles keep theirs). Called exactly once, when the task leaves the slab.
     ///
@@ -270,7 +316,7 @@ impl Task {
     ///
     /// No pointer into the body (a parked operation) may be used afterwards: the caller has
     /// cleared the task's state and cleaned up its operation.
-    pub(crate) unsafe fn release(&mut self, error: Option<Error>) {
+    unsafe fn release(&mut self, error: Option<Error>) {
         /// Releases the reference even if ending the body panics.
         struct Release(NonNull<dyn TaskFuture>);
         impl Drop for Release {
@@ -394,6 +440,22 @@ impl TaskSlab {
             }
             _ => None,
         }
+    }
+
+    /// The wait `token` names, if it is still current: its coroutine is parked on that wait.
+    #[inline]
+    pub(crate) fn parked_mut(&mut self, token: ParkToken) -> Option<&mut Parked> {
+        match self.get_mut(token.task) {
+            Some(Task { park, state: TaskState::Parked(p), .. }) if *park == token.park => Some(p),
+            _ => None,
+        }
+    }
+
+    /// True if `token`'s wait is still current.
+    #[inline]
+    pub(crate) fn is_waiting(&self, token: ParkToken) -> bool {
+        matches!(self.get(token.task),
+            Some(t) if t.park == token.park && matches!(t.state, TaskState::Parked(_)))
     }
 
     pub(crate) fn remove(&mut self, id: TaskId) -> Option<Task> {
