@@ -23,7 +23,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::rc::Rc;
@@ -429,12 +428,6 @@ impl Iterator for IterRun<'_> {
     }
 }
 
-/// A timer sequence number (never 0: `Timers` starts at 1) as the packed parked state keeps
-/// it.
-fn seq_id(seq: u64) -> NonZeroU64 {
-    NonZeroU64::new(seq).unwrap_or(NonZeroU64::MIN)
-}
-
 /// A duration in nanoseconds, saturating at `u64::MAX` (584 years).
 fn saturating_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -579,14 +572,14 @@ impl Core {
                     }
                 };
                 let timer = timeout.map(|(from, delta)| ArmedTimer {
-                    seq: seq_id(self.timers.arm(from + delta, token, TimerKind::Timeout)),
+                    key: self.timers.arm(from + delta, token, TimerKind::Timeout),
                     weak_delta_ns: if options.weak { saturating_nanos(delta) } else { 0 },
                     last_progress_ns: 0,
                 });
                 let wake_at = self
                     .deferred_wake_at
                     .take()
-                    .map(|at| seq_id(self.timers.arm(at, token, TimerKind::Wake)));
+                    .map(|at| self.timers.arm(at, token, TimerKind::Wake));
                 // Wrapping milliseconds: see `Parked::since_ms`.
                 let since_ms = self.now.saturating_duration_since(self.epoch).as_millis() as u32;
                 let Some(task) = self.tasks.get_mut(id) else { return false };
@@ -649,12 +642,7 @@ impl Core {
         };
         match &mut task.state {
             TaskState::Running => self.deferred_wake_at = Some(deadline),
-            TaskState::Parked(p) => {
-                if p.wake_at.is_some() {
-                    self.timers.disarm();
-                }
-                p.wake_at = Some(seq_id(self.timers.arm(deadline, token, TimerKind::Wake)));
-            }
+            TaskState::Parked(p) => p.arm_wake(&mut self.timers, deadline, token),
             TaskState::Queued(_) => {}
         }
     }
@@ -662,13 +650,8 @@ impl Core {
     /// Ends a park: disarms its timers and queues the coroutine with `outcome`.
     fn complete_park(&mut self, id: TaskId, outcome: Outcome, placement: Placement) {
         let Some(task) = self.tasks.get_mut(id) else { return };
-        if let TaskState::Parked(p) = &task.state {
-            if p.timer.is_some() {
-                self.timers.disarm();
-            }
-            if p.wake_at.is_some() {
-                self.timers.disarm();
-            }
+        if let TaskState::Parked(p) = &mut task.state {
+            p.disarm_timers(&mut self.timers);
         }
         task.state = TaskState::Queued(outcome);
         self.push(id, placement);
@@ -684,23 +667,20 @@ impl Core {
                 continue;
             }
             if entry.kind == TimerKind::Wake {
-                if parked.wake_at.map(NonZeroU64::get) == Some(entry.seq) {
-                    parked.wake_at = None;
-                    self.timers.disarm();
+                if parked.take_fired_wake(&mut self.timers, entry.seq) {
                     self.wake(token, Event::Timer, Placement::Back);
                 }
                 continue;
             }
-            let Some(timer) = &mut parked.timer else { continue };
-            if timer.seq.get() != entry.seq {
+            let Some(timer) = parked.timer.as_mut().filter(|t| t.key.seq() == entry.seq) else {
                 continue;
-            }
+            };
             if timer.weak_delta_ns > 0 && timer.last_progress_ns > 0 {
                 let extended = self.epoch
                     + Duration::from_nanos(timer.last_progress_ns)
                     + Duration::from_nanos(timer.weak_delta_ns);
                 if extended > now {
-                    timer.seq = seq_id(self.timers.rearm(extended, token));
+                    self.timers.rearm(&mut timer.key, extended, token);
                     continue;
                 }
             }
@@ -708,12 +688,8 @@ impl Core {
         }
         if self.timers.wants_compaction() {
             let tasks = &mut self.tasks;
-            self.timers.compact(|e| match tasks.parked_mut(e.token) {
-                Some(p) => match e.kind {
-                    TimerKind::Timeout => p.timer.is_some_and(|tm| tm.seq.get() == e.seq),
-                    TimerKind::Wake => p.wake_at.map(NonZeroU64::get) == Some(e.seq),
-                },
-                None => false,
+            self.timers.compact(|e| {
+                tasks.parked_mut(e.token).is_some_and(|p| p.holds_timer(e.kind, e.seq))
             });
         }
     }
@@ -785,13 +761,11 @@ impl Core {
             if let Some(parked) = self.tasks.parked_mut(token)
                 && let Some(mut guard) = parked.lend()
             {
-                let timers_armed =
-                    usize::from(parked.timer.is_some()) + usize::from(parked.wake_at.is_some());
                 let mut cx = OpContext { core: self, token };
                 let _ = catch_unwind(AssertUnwindSafe(|| guard.op().cleanup(&mut cx)));
                 drop(guard);
-                for _ in 0..timers_armed {
-                    self.timers.disarm();
+                if let Some(parked) = self.tasks.parked_mut(token) {
+                    parked.disarm_timers(&mut self.timers);
                 }
                 if let Some(task) = self.tasks.get_mut(id) {
                     task.state = TaskState::Running;

@@ -3,11 +3,11 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
-use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use smallvec::SmallVec;
 
@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::id::{ParkToken, TaskId};
 use crate::local::{EnterLocals, LocalMap};
 use crate::operation::Outcome;
+use crate::timer::{TimerKey, TimerKind, Timers};
 
 /// The reference count of a coroutine's cell, shared by its two erased faces: the scheduler's
 /// ([`TaskFuture`]) and the handles' ([`ResultSlot`]). A count of our own rather than an `Rc`:
@@ -219,8 +220,8 @@ pub(crate) struct Parked {
     pub(crate) since_ms: u32,
     /// The armed timer, if the operation has a timeout.
     pub(crate) timer: Option<ArmedTimer>,
-    /// The sequence number of the wake-up the operation asked for with `wake_at`, if armed.
-    pub(crate) wake_at: Option<NonZeroU64>,
+    /// The wake-up the operation asked for with `wake_at`, if armed.
+    pub(crate) wake_at: Option<TimerKey>,
 }
 
 impl Parked {
@@ -237,6 +238,47 @@ impl Parked {
         self.op.guard()
     }
 
+    /// Disarms the wait's timers (its timeout and its `wake_at`): the wait ends. The only
+    /// place a parked wait gives its timers back, so the live count follows the keys.
+    pub(crate) fn disarm_timers(&mut self, timers: &mut Timers) {
+        if let Some(t) = self.timer.take() {
+            timers.disarm(t.key);
+        }
+        if let Some(key) = self.wake_at.take() {
+            timers.disarm(key);
+        }
+    }
+
+    /// Arms the wake-up the operation asked for at `deadline`, replacing an earlier one.
+    pub(crate) fn arm_wake(&mut self, timers: &mut Timers, deadline: Instant, token: ParkToken) {
+        if let Some(key) = self.wake_at.take() {
+            timers.disarm(key);
+        }
+        self.wake_at = Some(timers.arm(deadline, token, TimerKind::Wake));
+    }
+
+    /// Takes the wake-up whose entry `seq` fired, if it is the live one: true if it was.
+    pub(crate) fn take_fired_wake(&mut self, timers: &mut Timers, seq: u64) -> bool {
+        match self.wake_at.take() {
+            Some(key) if key.seq() == seq => {
+                timers.disarm(key);
+                true
+            }
+            other => {
+                self.wake_at = other;
+                false
+            }
+        }
+    }
+
+    /// True if the heap entry `seq` of `kind` is one of this wait's live timers.
+    pub(crate) fn holds_timer(&self, kind: TimerKind, seq: u64) -> bool {
+        match kind {
+            TimerKind::Timeout => self.timer.as_ref().is_some_and(|t| t.key.seq() == seq),
+            TimerKind::Wake => self.wake_at.as_ref().is_some_and(|k| k.seq() == seq),
+        }
+    }
+
     /// The operation as `Debug` text, unless it is running.
     pub(crate) fn describe(&self) -> Option<String> {
         let mut guard = self.lend()?;
@@ -246,10 +288,9 @@ impl Parked {
 
 /// A parked operation's timeout, packed (one per parked coroutine: a million sleepers keep a
 /// million of these).
-#[derive(Clone, Copy)]
 pub(crate) struct ArmedTimer {
-    /// The sequence number of the live heap entry; older entries are stale.
-    pub(crate) seq: NonZeroU64,
+    /// The key of the live heap entry; older entries are stale.
+    pub(crate) key: TimerKey,
     /// For a weak timeout: how long after the last progress it expires, in nanoseconds;
     /// 0 for a strong timeout (a weak timeout of zero expires at once all the same).
     pub(crate) weak_delta_ns: u64,
