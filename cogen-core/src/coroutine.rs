@@ -314,14 +314,53 @@ fn slot_clone(data: *const ()) -> RawWaker {
 
 fn slot_noop(_: *const ()) {}
 
+thread_local! {
+    /// The slot of the pass polling a coroutine on this thread right now (null between
+    /// polls). A yield point trusts this, not its waker: a waker may be cloned, kept past its
+    /// pass or sent to another thread.
+    static CURRENT_SLOT: Cell<*const YieldSlot> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Makes `slot` the current slot while a coroutine is polled; puts the previous one back on
+/// drop (a coroutine may run a scheduler of its own).
+pub(crate) struct EnterSlot {
+    previous: *const YieldSlot,
+}
+
+impl EnterSlot {
+    /// Enters `slot`, which must outlive the guard (the borrow says so).
+    #[inline]
+    pub(crate) fn new(slot: &YieldSlot) -> EnterSlot {
+        let previous = CURRENT_SLOT.with(|c| c.replace(slot));
+        EnterSlot { previous }
+    }
+}
+
+impl Drop for EnterSlot {
+    fn drop(&mut self) {
+        CURRENT_SLOT.with(|c| c.set(self.previous));
+    }
+}
+
+/// Runs `f` on the current slot, if a pass on this thread is polling a coroutine.
+#[inline]
+fn with_current_slot<R>(f: impl FnOnce(Option<&YieldSlot>) -> R) -> R {
+    let ptr = CURRENT_SLOT.with(Cell::get);
+    // SAFETY: `CURRENT_SLOT` is non-null only while an `EnterSlot` borrowing that slot is
+    // alive on this thread, and `f` runs before we return, inside that borrow.
+    f(unsafe { ptr.as_ref() })
+}
+
 /// Finds the yield slot of the scheduler polling this task.
 ///
 /// # Panics
 ///
 /// When the coroutine is polled by something else than a cogen scheduler (awaited from a
-/// tokio task, say): that is a programming error with no value to return instead.
+/// tokio task, say), or with a cogen waker that is not the current pass's on this thread (one
+/// kept from an earlier pass, or sent to another thread): programming errors with no value
+/// to return instead.
 #[inline]
-fn slot_of<'a>(cx: &Context<'a>) -> &'a YieldSlot {
+fn with_slot_of<R>(cx: &Context<'_>, f: impl FnOnce(&YieldSlot) -> R) -> R {
     let waker = cx.waker();
     if !std::ptr::eq(waker.vtable(), &SLOT_VTABLE) {
         panic!(
@@ -329,10 +368,49 @@ fn slot_of<'a>(cx: &Context<'a>) -> &'a YieldSlot {
              run coroutines with `Scheduler::add` / `Spawn`, not another executor"
         );
     }
-    // SAFETY: only `YieldSlot::waker` builds wakers with SLOT_VTABLE, with a pointer to a
-    // slot that outlives the poll (it lives on the scheduler's stack for the whole pass), and
-    // the context's lifetime `'a` does not outlive that poll.
-    unsafe { &*(waker.data() as *const YieldSlot) }
+    with_current_slot(|slot| match slot {
+        Some(slot) if std::ptr::eq(slot, waker.data() as *const YieldSlot) => f(slot),
+        _ => panic!(
+            "a cogen yield point was polled with a waker that does not belong to the pass \
+             polling it on this thread"
+        ),
+    })
+}
+
+impl<O> Drop for YieldPoint<O> {
+    fn drop(&mut self) {
+        match self.state.get() {
+            YieldState::Lent => {
+                let me = self as *const Self as *const ();
+                // Dropped in the poll that lent it: take the deposit back.
+                let retracted = with_current_slot(|slot| {
+                    slot.is_some_and(|slot| match slot.op.get() {
+                        Some(ptr) if std::ptr::eq(ptr.as_ptr() as *const (), me) => {
+                            slot.op.set(None);
+                            true
+                        }
+                        _ => false,
+                    })
+                });
+                if !retracted {
+                    // A parked task holds the operation, which is about to be freed under it.
+                    // Only a hand-written future that drops a yield point it does not own
+                    // while that coroutine is parked gets here; unwinding would free the
+                    // memory all the same, so stop.
+                    eprintln!(
+                        "cogen: a yield point was dropped while a parked coroutine waits on \
+                         its operation; aborting"
+                    );
+                    std::process::abort();
+                }
+            }
+            YieldState::Busy => {
+                eprintln!("cogen: a yield point was dropped while its operation runs; aborting");
+                std::process::abort();
+            }
+            YieldState::Fresh | YieldState::Returned | YieldState::Finished => {}
+        }
+    }
 }
 
 impl<O: Operation> Future for YieldPoint<O> {
@@ -340,7 +418,16 @@ impl<O: Operation> Future for YieldPoint<O> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
-        let slot = slot_of(cx);
+        with_slot_of(cx, |slot| self.poll_in(slot))
+    }
+}
+
+impl<O: Operation> YieldPoint<O> {
+    #[inline]
+    fn poll_in(self: Pin<&mut Self>, slot: &YieldSlot) -> Poll<O::Output> {
+        if matches!(self.state.get(), YieldState::Lent | YieldState::Busy) {
+            panic!("a cogen yield point was polled while its scheduler holds its operation");
+        }
         // SAFETY: we never move `op` or `state` out of the pinned yield point.
         let this = unsafe { self.get_unchecked_mut() };
         match this.state.get() {
@@ -376,9 +463,7 @@ impl<O: Operation> Future for YieldPoint<O> {
                 this.state.set(YieldState::Finished);
                 Poll::Ready(this.op.finalize(slot.outcome.replace(Outcome::Completed)))
             }
-            YieldState::Lent | YieldState::Busy => {
-                panic!("a cogen yield point was polled while its scheduler holds its operation")
-            }
+            YieldState::Lent | YieldState::Busy => unreachable!("checked above"),
             YieldState::Finished => panic!("a cogen yield point was polled after it completed"),
         }
     }

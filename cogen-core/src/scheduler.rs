@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use crate::builder::{Config, PanicReport, SchedulerBuilder};
 use crate::context::{OpContext, Wake};
-use crate::coroutine::{Coroutine, LentOp, YieldSlot};
+use crate::coroutine::{Coroutine, EnterSlot, LentOp, YieldSlot};
 use crate::dump::{CoroutineInfo, CoroutineState, Dump};
 use crate::error::Error;
 use crate::handle::CoroutineRef;
@@ -488,7 +488,10 @@ impl Core {
             slot.set_fast_budget(budget);
             let waker = slot.waker();
             let mut cx = Context::from_waker(&waker);
-            let polled = task.poll(&mut cx);
+            let polled = {
+                let _slot = EnterSlot::new(slot);
+                task.poll(&mut cx)
+            };
             match polled {
                 Ok(Poll::Ready(())) => {
                     slot.take_op();
