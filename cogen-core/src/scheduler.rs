@@ -18,6 +18,23 @@
 //! 4. **Poll** the reactor (skipped while runnable unless `reactor_greedy` and some operation
 //!    waits on I/O) and **wake** the parked readers and writers it reports, then the
 //!    operations woken from other threads, then expire timers again.
+//!
+//! A wake is a call, not a message: waking a parked wait (`Core::wake`) calls its operation's
+//! `run` at once, synchronously, and that `run` may wake other waits in turn (a signal
+//! delivering to its waiters, a queue handing items over), so wakes nest. The parked
+//! operation is reached only through an `OpGuard`, which marks it busy: a nested wake, timeout
+//! or cancellation of a busy wait is refused (`Wake::Stale`), and every path looks the task up
+//! again after user code. The ways a wake enters:
+//!
+//! - **`Core::wake` directly**: `OpContext::wake` from another operation's `process`/`run`,
+//!   the reactor's ready list in step 4, and joiners when a coroutine finishes;
+//! - **deferred pokes**: `OpContext::poke_after_park`, delivered once the current coroutine has
+//!   parked;
+//! - **the `LocalWaker`**: pokes and cancels that plain code queued, drained before and during
+//!   step 1;
+//! - **`RemoteShared` wakes** fired from other threads, drained at the start of a pass and
+//!   after the poll;
+//! - **`wake_at` timers**, fired with `Event::Timer` in step 2.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -88,8 +105,6 @@ pub(crate) struct Core {
     pub(crate) config: Config,
     /// The clock of the current pass.
     pub(crate) now: Instant,
-    /// When the scheduler was made: parked states keep times as offsets from it (packed).
-    epoch: Instant,
     /// Pokes to deliver once the current coroutine is parked.
     pub(crate) deferred_pokes: Vec<ParkToken>,
     /// A `wake_at` asked for while the current operation is processed (armed if it parks).
@@ -185,7 +200,6 @@ impl Scheduler {
                 remote,
                 config,
                 now: Instant::now(),
-                epoch: Instant::now(),
                 deferred_pokes: Vec::new(),
                 deferred_wake_at: None,
                 local_waker: LocalWaker::default(),
@@ -381,8 +395,9 @@ impl Scheduler {
                     TaskState::Queued(_) => (CoroutineState::Runnable, None, None),
                     TaskState::Running => (CoroutineState::Running, None, None),
                     TaskState::Parked(p) => {
-                        let now_ms =
-                            now.saturating_duration_since(self.core.epoch).as_millis() as u32;
+                        let now_ms = now
+                            .saturating_duration_since(self.core.timers.epoch())
+                            .as_millis() as u32;
                         let since =
                             Duration::from_millis(u64::from(now_ms.wrapping_sub(p.since_ms)));
                         (CoroutineState::Parked, p.describe(), Some(since))
@@ -584,7 +599,8 @@ impl Core {
                     .take()
                     .map(|at| self.timers.arm(at, token, TimerKind::Wake));
                 // Wrapping milliseconds: see `Parked::since_ms`.
-                let since_ms = self.now.saturating_duration_since(self.epoch).as_millis() as u32;
+                let since_ms =
+                    self.now.saturating_duration_since(self.timers.epoch()).as_millis() as u32;
                 let Some(task) = self.tasks.get_mut(id) else { return false };
                 task.state = TaskState::Parked(Parked { op, since_ms, timer, wake_at });
                 self.deliver_pokes();
@@ -622,7 +638,7 @@ impl Core {
                 Wake::Completed
             }
             Ok(RunStatus::Progressed) => {
-                let at = saturating_nanos(Instant::now().saturating_duration_since(self.epoch));
+                let at = self.timers.offset(Instant::now());
                 if let Some(timer) = self.tasks.parked_mut(token).and_then(|p| p.timer.as_mut()) {
                     timer.last_progress_ns = at.max(1); // 0 means "none yet"
                 }
@@ -679,8 +695,7 @@ impl Core {
                 continue;
             };
             if timer.weak_delta_ns > 0 && timer.last_progress_ns > 0 {
-                let extended = self.epoch
-                    + Duration::from_nanos(timer.last_progress_ns)
+                let extended = self.timers.instant_at(timer.last_progress_ns)
                     + Duration::from_nanos(timer.weak_delta_ns);
                 if extended > now {
                     self.timers.rearm(&mut timer.key, extended, token);

@@ -93,8 +93,8 @@ pub(crate) struct TaskCell<F: Future> {
     /// touch `stage`.
     finished: Cell<bool>,
     locals: LocalMap,
-    /// The body is structurally pinned here: the cell is never moved (it lives behind an
-    /// `Rc`), and the body is dropped in place.
+    /// The body is structurally pinned here: the cell is never moved (it is a leaked `Box`
+    /// freed by the last `release`), and the body is dropped in place.
     stage: UnsafeCell<Stage<F>>,
 }
 
@@ -192,7 +192,7 @@ impl<F: Future> ResultSlot<F::Output> for TaskCell<F> {
             return None;
         }
         // SAFETY: once `finished` is set the scheduler no longer touches the stage, and this
-        // borrow ends before the function returns (single-threaded: `Rc`).
+        // borrow ends before the function returns (single-threaded: the cell is `!Send`).
         match unsafe { &mut *self.stage.get() } {
             Stage::Done(result) => result.take(),
             Stage::Running(_) => None,

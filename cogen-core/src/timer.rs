@@ -88,9 +88,20 @@ impl Default for Timers {
 const COMPACT_MIN_ENTRIES: usize = 1024;
 
 impl Timers {
-    /// `t` as nanoseconds since the epoch (saturating: 584 years).
-    fn offset(&self, t: Instant) -> u64 {
+    /// `t` as nanoseconds since the epoch (saturating: 584 years; earlier instants give 0).
+    /// The scheduler's one clock origin: parked states keep their progress times this way too.
+    pub(crate) fn offset(&self, t: Instant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The instant `ns` nanoseconds after the epoch (the inverse of [`offset`](Self::offset)).
+    pub(crate) fn instant_at(&self, ns: u64) -> Instant {
+        self.epoch + Duration::from_nanos(ns)
+    }
+
+    /// The clock origin (for millisecond stamps in `dump`).
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
     }
 
     /// Pushes an entry; returns its key (sequence numbers start at 1 and never wrap: a u64
@@ -131,7 +142,7 @@ impl Timers {
         if self.live == 0 {
             return None;
         }
-        self.heap.peek().map(|Reverse(e)| self.epoch + Duration::from_nanos(e.at_ns))
+        self.heap.peek().map(|Reverse(e)| self.instant_at(e.at_ns))
     }
 
     /// Pops the earliest entry if its deadline is at or before `now`.
