@@ -815,15 +815,18 @@ impl Core {
     }
 
     /// Drops every coroutine (the scheduler is being dropped): parked operations are cleaned
-    /// up first; handles see `Error::Cancelled`.
+    /// up first; handles see `Error::Cancelled`. Coroutines spawned meanwhile (by a joiner's
+    /// `run`, or a destructor) are dropped too: it repeats until the slab is empty.
     fn drop_all_tasks(&mut self) {
-        for id in self.tasks.ids() {
-            let name = self.tasks.get(id).map_or("?", |t| t.name);
-            if matches!(self.tasks.get(id).map(|t| &t.state), Some(TaskState::Parked(_))) {
-                self.kill_parked(id, Error::Cancelled(name));
-            } else if let Some(t) = self.tasks.get_mut(id) {
-                t.joiners = Joiners::None;
-                self.finish_task(id, Some(Error::Cancelled(name)));
+        while self.tasks.len() > 0 {
+            for id in self.tasks.ids() {
+                let name = self.tasks.get(id).map_or("?", |t| t.name);
+                if matches!(self.tasks.get(id).map(|t| &t.state), Some(TaskState::Parked(_))) {
+                    self.kill_parked(id, Error::Cancelled(name));
+                } else if let Some(t) = self.tasks.get_mut(id) {
+                    t.joiners = Joiners::None;
+                    self.finish_task(id, Some(Error::Cancelled(name)));
+                }
             }
         }
         self.active.clear();

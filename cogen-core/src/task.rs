@@ -451,7 +451,7 @@ impl TaskSlab {
                     unreachable!("free list points at an occupied entry")
                 };
                 self.free_head = next_free;
-                let generation = generation.wrapping_add(1);
+                let generation = generation + 1; // retired at u32::MAX (see `remove`)
                 *entry = Entry::Occupied { generation, task };
                 TaskId { index, generation }
             }
@@ -503,11 +503,17 @@ impl TaskSlab {
         let entry = self.entries.get_mut(id.index as usize)?;
         match entry {
             Entry::Occupied { generation, .. } if *generation == id.generation => {
-                let vacant = Entry::Vacant { generation: *generation, next_free: self.free_head };
+                // A slot whose generation is spent is retired, never reused: its ids cannot
+                // wrap around into a stale match.
+                let retire = *generation == u32::MAX;
+                let next_free = if retire { None } else { self.free_head };
+                let vacant = Entry::Vacant { generation: *generation, next_free };
                 let Entry::Occupied { task, .. } = std::mem::replace(entry, vacant) else {
                     unreachable!()
                 };
-                self.free_head = Some(id.index);
+                if !retire {
+                    self.free_head = Some(id.index);
+                }
                 self.len -= 1;
                 Some(task)
             }
@@ -561,6 +567,20 @@ mod tests {
         assert_eq!(slab.len(), 1);
         remove(&mut slab, b);
         assert_eq!(slab.len(), 0);
+    }
+
+    #[test]
+    fn a_slot_whose_generation_is_spent_is_retired() {
+        let mut slab = TaskSlab::default();
+        let a = slab.insert(task());
+        let Some(Entry::Occupied { generation, .. }) = slab.entries.get_mut(0) else {
+            unreachable!()
+        };
+        *generation = u32::MAX;
+        remove(&mut slab, TaskId { index: a.index, generation: u32::MAX });
+        let b = slab.insert(task());
+        assert_ne!(b.index, a.index, "the spent slot is not reused");
+        remove(&mut slab, b);
     }
 
     #[test]
