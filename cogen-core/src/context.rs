@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use crate::coroutine::Coroutine;
 use crate::handle::CoroutineRef;
+use crate::id::{ParkToken, TaskId};
 use crate::operation::Event;
 use crate::priority::{Placement, Priority};
 use crate::remote::{Remote, RemoteWaker};
 use crate::scheduler::Core;
 use crate::signal::SignalTable;
-use crate::task::{ParkToken, TaskId};
 
 /// What [`OpContext::wake`] did.
 ///
@@ -103,11 +103,7 @@ impl<'a> OpContext<'a> {
         let token = self.token;
         let core = &mut *self.core;
         let tasks = &core.tasks;
-        core.signals.remove_waiter(id, token, |t| {
-            matches!(tasks.get(t.task),
-                Some(task) if task.park == t.park
-                    && matches!(task.state, crate::task::TaskState::Parked(_)))
-        });
+        core.signals.remove_waiter(id, token, |t| tasks.is_waiting(t));
     }
 
     /// The signal table.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::task::TaskId;
+use crate::id::TaskId;
 
 /// Where a coroutine stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

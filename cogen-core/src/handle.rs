@@ -6,7 +6,8 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use crate::error::Error;
-use crate::task::{ResultSlot, TaskId, release, retain};
+use crate::id::TaskId;
+use crate::task::{ResultSlot, release, retain};
 
 /// A handle to a coroutine given to [`Scheduler::add`](crate::Scheduler::add) or `Spawn`.
 ///

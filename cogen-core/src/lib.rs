@@ -35,6 +35,7 @@ mod coroutine;
 mod dump;
 mod error;
 mod handle;
+mod id;
 mod local;
 mod local_waker;
 mod operation;
@@ -56,17 +57,16 @@ pub use coroutine::{Coroutine, IntoYield, YieldPoint};
 pub use dump::{CoroutineInfo, CoroutineState, Dump};
 pub use error::Error;
 pub use handle::CoroutineRef;
+pub use id::{Direction, ParkToken, Readiness, TaskId};
 pub use local::CoroutineLocal;
 pub use local_waker::LocalWaker;
 pub use operation::{Event, OpOptions, Operation, Outcome, Processed, RunStatus, Timeout};
 pub use priority::{Placement, Priority};
-pub use reactor::{Direction, Readiness};
 #[cfg(unix)]
 pub use registration::IoRegistration;
 pub use remote::{Remote, RemoteWaker};
 pub use scheduler::{IterRun, PassOutcome, Scheduler};
 pub use signal::{PendingSignal, SignalId, SignalTable};
-pub use task::{ParkToken, TaskId};
 
 /// Suspends the coroutine on an operation, or calls a coroutine in place.
 ///

@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
+use crate::id::{ParkToken, TaskId};
 use crate::priority::Placement;
-use crate::task::{ParkToken, TaskId};
 
 /// Wakes parked operations from plain code on the scheduler's thread: each wake-up is queued
 /// and delivered as [`Event::Poke`](crate::Event::Poke) right after the running coroutine's

@@ -94,7 +94,7 @@ pub enum Outcome {
 #[non_exhaustive]
 pub enum Event<'a> {
     /// The reactor reports readiness of the operation's I/O source.
-    Io(crate::reactor::Readiness),
+    Io(crate::id::Readiness),
     /// A signal was delivered: `value` is the signal's value, `type_name` its type's name.
     Signal {
         /// The value; the waiter downcasts and clones it.

@@ -25,40 +25,7 @@ use std::time::Duration;
 
 use mio::{Events, Poll, Token, Waker};
 
-use crate::task::ParkToken;
-
-/// Readiness reported for an I/O source.
-///
-/// # Examples
-///
-/// ```
-/// use cogen_core::Readiness;
-/// let r = Readiness { readable: true, ..Readiness::default() };
-/// assert!(r.readable && !r.writable);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Readiness {
-    /// Reading will not block (data, end of stream, or an error to report).
-    pub readable: bool,
-    /// Writing will not block (buffer space, or an error to report).
-    pub writable: bool,
-}
-
-/// A direction of I/O on a source.
-///
-/// # Examples
-///
-/// ```
-/// use cogen_core::Direction;
-/// assert_ne!(Direction::Read, Direction::Write);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// Reading (or accepting).
-    Read,
-    /// Writing (or connecting).
-    Write,
-}
+use crate::id::{ParkToken, Readiness};
 
 #[derive(Default)]
 pub(crate) struct Source {

@@ -10,8 +10,8 @@ use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
 use crate::context::OpContext;
-use crate::reactor::{Direction, ReactorShared, Readiness};
-use crate::task::ParkToken;
+use crate::id::{Direction, ParkToken, Readiness};
+use crate::reactor::ReactorShared;
 
 /// A file descriptor registered with a scheduler's reactor, edge-triggered, for reading and
 /// writing. It caches the source's readiness and holds at most one parked reader and one

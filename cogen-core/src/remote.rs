@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use mio::Waker;
 
-use crate::task::ParkToken;
+use crate::id::ParkToken;
 
 /// State shared between a scheduler and its remote handles.
 pub(crate) struct RemoteShared {

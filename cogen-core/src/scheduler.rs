@@ -18,12 +18,28 @@
 //! 4. **Poll** the reactor (skipped while runnable unless `reactor_greedy` and some operation
 //!    waits on I/O) and **wake** the parked readers and writers it reports, then the
 //!    operations woken from other threads, then expire timers again.
+//!
+//! A wake is a call, not a message: waking a parked wait (`Core::wake`) calls its operation's
+//! `run` at once, synchronously, and that `run` may wake other waits in turn (a signal
+//! delivering to its waiters, a queue handing items over), so wakes nest. The parked
+//! operation is reached only through an `OpGuard`, which marks it busy: a nested wake, timeout
+//! or cancellation of a busy wait is refused (`Wake::Stale`), and every path looks the task up
+//! again after user code. The ways a wake enters:
+//!
+//! - **`Core::wake` directly**: `OpContext::wake` from another operation's `process`/`run`,
+//!   the reactor's ready list in step 4, and joiners when a coroutine finishes;
+//! - **deferred pokes**: `OpContext::poke_after_park`, delivered once the current coroutine has
+//!   parked;
+//! - **the `LocalWaker`**: pokes and cancels that plain code queued, drained before and during
+//!   step 1;
+//! - **`RemoteShared` wakes** fired from other threads, drained at the start of a pass and
+//!   after the poll;
+//! - **`wake_at` timers**, fired with `Event::Timer` in step 2.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::rc::Rc;
@@ -33,20 +49,18 @@ use std::time::{Duration, Instant};
 
 use crate::builder::{Config, PanicReport, SchedulerBuilder};
 use crate::context::{OpContext, Wake};
-use crate::coroutine::{Coroutine, OpPtr, YieldSlot};
+use crate::coroutine::{Coroutine, EnterSlot, LentOp, YieldSlot};
 use crate::dump::{CoroutineInfo, CoroutineState, Dump};
 use crate::error::Error;
 use crate::handle::CoroutineRef;
-use crate::local::EnterLocals;
+use crate::id::{ParkToken, Readiness, TaskId};
 use crate::local_waker::LocalWaker;
 use crate::operation::{Event, Outcome, Processed, RunStatus, Timeout};
 use crate::priority::Placement;
-use crate::reactor::{Reactor, Readiness};
+use crate::reactor::Reactor;
 use crate::remote::{Remote, RemoteShared};
 use crate::signal::SignalTable;
-use crate::task::{
-    ArmedTimer, Joiners, ParkToken, Parked, Task, TaskCell, TaskFuture, TaskId, TaskSlab, TaskState,
-};
+use crate::task::{ArmedTimer, Joiners, Parked, Task, TaskCell, TaskFuture, TaskSlab, TaskState};
 use crate::timer::{TimerKind, Timers};
 
 /// How many operations may complete in a row, resuming one coroutine in place, before it is
@@ -91,8 +105,6 @@ pub(crate) struct Core {
     pub(crate) config: Config,
     /// The clock of the current pass.
     pub(crate) now: Instant,
-    /// When the scheduler was made: parked states keep times as offsets from it (packed).
-    epoch: Instant,
     /// Pokes to deliver once the current coroutine is parked.
     pub(crate) deferred_pokes: Vec<ParkToken>,
     /// A `wake_at` asked for while the current operation is processed (armed if it parks).
@@ -188,7 +200,6 @@ impl Scheduler {
                 remote,
                 config,
                 now: Instant::now(),
-                epoch: Instant::now(),
                 deferred_pokes: Vec::new(),
                 deferred_wake_at: None,
                 local_waker: LocalWaker::default(),
@@ -384,14 +395,12 @@ impl Scheduler {
                     TaskState::Queued(_) => (CoroutineState::Runnable, None, None),
                     TaskState::Running => (CoroutineState::Running, None, None),
                     TaskState::Parked(p) => {
-                        // SAFETY: a parked task's operation pointer is valid until the task is
-                        // polled or dropped, which cannot happen during this `&self` call.
-                        let op = unsafe { p.op.as_ref() };
-                        let now_ms =
-                            now.saturating_duration_since(self.core.epoch).as_millis() as u32;
+                        let now_ms = now
+                            .saturating_duration_since(self.core.timers.epoch())
+                            .as_millis() as u32;
                         let since =
                             Duration::from_millis(u64::from(now_ms.wrapping_sub(p.since_ms)));
-                        (CoroutineState::Parked, Some(format!("{op:?}")), Some(since))
+                        (CoroutineState::Parked, p.describe(), Some(since))
                     }
                 };
                 Some(CoroutineInfo { id, name: t.name, state, operation, parked_for })
@@ -434,12 +443,6 @@ impl Iterator for IterRun<'_> {
     }
 }
 
-/// A timer sequence number (never 0: `Timers` starts at 1) as the packed parked state keeps
-/// it.
-fn seq_id(seq: u64) -> NonZeroU64 {
-    NonZeroU64::new(seq).unwrap_or(NonZeroU64::MIN)
-}
-
 /// A duration in nanoseconds, saturating at `u64::MAX` (584 years).
 fn saturating_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -480,8 +483,7 @@ impl Core {
     }
 
     pub(crate) fn is_waiting(&self, token: ParkToken) -> bool {
-        matches!(self.tasks.get(token.task),
-            Some(t) if t.park == token.park && matches!(t.state, TaskState::Parked(_)))
+        self.tasks.is_waiting(token)
     }
 
     /// Polls a queued coroutine, and keeps resuming it while its operations complete at once.
@@ -497,20 +499,13 @@ impl Core {
                     return;
                 }
             };
-            let future = task.future;
             slot.set_outcome(outcome);
             slot.set_fast_budget(budget);
             let waker = slot.waker();
             let mut cx = Context::from_waker(&waker);
             let polled = {
-                // SAFETY: the cell is alive: the task is in the slab, which holds a reference.
-                let body = unsafe { future.as_ref() };
-                let _locals = EnterLocals::new(body.locals());
-                catch_unwind(AssertUnwindSafe(|| {
-                    // SAFETY: only the scheduler polls, one task at a time, and a task whose
-                    // body ended leaves the slab before it could be polled again.
-                    unsafe { body.poll(&mut cx) }
-                }))
+                let _slot = EnterSlot::new(slot);
+                task.poll(&mut cx)
             };
             match polled {
                 Ok(Poll::Ready(())) => {
@@ -546,42 +541,45 @@ impl Core {
 
     /// Processes the operation a coroutine just yielded. Returns true if the coroutine should
     /// continue at once (its state is then `Queued(Completed)`, not in the queue).
-    fn process_op(&mut self, id: TaskId, op: OpPtr) -> bool {
+    fn process_op(&mut self, id: TaskId, op: LentOp) -> bool {
         let Some(task) = self.tasks.get_mut(id) else { return false };
         task.park = task.park.wrapping_add(1);
         self.deferred_wake_at = None;
         let token = ParkToken { task: id, park: task.park };
+        // The task is `Running`, so nothing else reaches its operation: the guard is free.
+        let Some(mut guard) = op.guard() else { return false };
         let mut cx = OpContext { core: self, token };
-        // SAFETY: `op` was deposited by the poll that just returned (see `YieldSlot`), and the
-        // coroutine is not polled or dropped before we are done with it.
-        let processed =
-            catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).process(&mut cx) }));
-        let processed = match processed {
+        let processed = catch_unwind(AssertUnwindSafe(|| {
+            let processed = guard.op().process(&mut cx);
+            let options = matches!(processed, Processed::Park).then(|| *guard.op().options());
+            (processed, options)
+        }));
+        let (processed, options) = match processed {
             Ok(p) => p,
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
-                // SAFETY: as above.
-                let _ =
-                    catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).cleanup(&mut cx) }));
+                let _ = catch_unwind(AssertUnwindSafe(|| guard.op().cleanup(&mut cx)));
+                drop(guard);
+                drop(op);
                 let name = self.tasks.get(id).map_or("?", |t| t.name);
                 self.finish_task(id, Some(Error::Panicked { name, message }));
                 return false;
             }
         };
+        drop(guard);
         let Some(task) = self.tasks.get_mut(id) else { return false };
-        match processed {
-            Processed::Complete => {
+        match (processed, options) {
+            (Processed::Complete, _) => {
                 task.state = TaskState::Queued(Outcome::Completed);
                 true
             }
-            Processed::Yield(placement) => {
+            (Processed::Yield(placement), _) => {
                 task.state = TaskState::Queued(Outcome::Completed);
                 self.push(id, placement);
                 false
             }
-            Processed::Park => {
-                // SAFETY: as above.
-                let options = *unsafe { (*op.as_ptr()).options() };
+            (Processed::Park, options) => {
+                let options = options.unwrap_or_default();
                 let timeout = match options.timeout {
                     Timeout::Inherit => self.config.default_timeout.map(|d| (Instant::now(), d)),
                     Timeout::Never => None,
@@ -592,19 +590,19 @@ impl Core {
                     }
                 };
                 let timer = timeout.map(|(from, delta)| ArmedTimer {
-                    seq: seq_id(self.timers.arm(from + delta, token, TimerKind::Timeout)),
+                    key: self.timers.arm(from + delta, token, TimerKind::Timeout),
                     weak_delta_ns: if options.weak { saturating_nanos(delta) } else { 0 },
                     last_progress_ns: 0,
                 });
                 let wake_at = self
                     .deferred_wake_at
                     .take()
-                    .map(|at| seq_id(self.timers.arm(at, token, TimerKind::Wake)));
+                    .map(|at| self.timers.arm(at, token, TimerKind::Wake));
                 // Wrapping milliseconds: see `Parked::since_ms`.
-                let since_ms = self.now.saturating_duration_since(self.epoch).as_millis() as u32;
+                let since_ms =
+                    self.now.saturating_duration_since(self.timers.epoch()).as_millis() as u32;
                 let Some(task) = self.tasks.get_mut(id) else { return false };
-                task.state =
-                    TaskState::Parked(Parked { op, since_ms, timer, wake_at, busy: false });
+                task.state = TaskState::Parked(Parked { op, since_ms, timer, wake_at });
                 self.deliver_pokes();
                 false
             }
@@ -624,24 +622,12 @@ impl Core {
         event: Event<'_>,
         placement: Placement,
     ) -> Wake {
-        let Some(task) = self.tasks.get_mut(token.task) else { return Wake::Stale };
-        if task.park != token.park {
+        let Some(mut guard) = self.tasks.parked_mut(token).and_then(|p| p.lend()) else {
             return Wake::Stale;
-        }
-        let TaskState::Parked(parked) = &mut task.state else { return Wake::Stale };
-        if parked.busy {
-            return Wake::Stale;
-        }
-        parked.busy = true;
-        let op = parked.op;
+        };
         let mut cx = OpContext { core: self, token };
-        // SAFETY: the task is parked on `op` (checked above), so the pointer is valid; `busy`
-        // keeps any nested wake from reaching the same operation while we hold `&mut` to it.
-        let status =
-            catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).run(&mut cx, event) }));
-        let Some(task) = self.tasks.get_mut(token.task) else { return Wake::Stale };
-        let TaskState::Parked(parked) = &mut task.state else { return Wake::Stale };
-        parked.busy = false;
+        let status = catch_unwind(AssertUnwindSafe(|| guard.op().run(&mut cx, event)));
+        drop(guard);
         match status {
             Ok(RunStatus::Done) => {
                 self.complete_park(token.task, Outcome::Completed, placement);
@@ -652,8 +638,8 @@ impl Core {
                 Wake::Completed
             }
             Ok(RunStatus::Progressed) => {
-                if let Some(timer) = &mut parked.timer {
-                    let at = saturating_nanos(Instant::now().saturating_duration_since(self.epoch));
+                let at = self.timers.offset(Instant::now());
+                if let Some(timer) = self.tasks.parked_mut(token).and_then(|p| p.timer.as_mut()) {
                     timer.last_progress_ns = at.max(1); // 0 means "none yet"
                 }
                 Wake::StillWaiting
@@ -661,7 +647,7 @@ impl Core {
             Ok(RunStatus::NotYet) => Wake::StillWaiting,
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
-                let name = task.name;
+                let name = self.tasks.get(token.task).map_or("?", |t| t.name);
                 self.kill_parked(token.task, Error::Panicked { name, message });
                 Wake::Completed
             }
@@ -670,18 +656,12 @@ impl Core {
 
     /// Arms (or re-arms) the wake-up a parked or processing operation asked for.
     pub(crate) fn wake_at(&mut self, token: ParkToken, deadline: Instant) {
-        let Some(task) = self.tasks.get_mut(token.task) else { return };
-        if task.park != token.park {
+        let Some(task) = self.tasks.get_mut(token.task).filter(|t| t.park == token.park) else {
             return;
-        }
+        };
         match &mut task.state {
             TaskState::Running => self.deferred_wake_at = Some(deadline),
-            TaskState::Parked(p) => {
-                if p.wake_at.is_some() {
-                    self.timers.disarm();
-                }
-                p.wake_at = Some(seq_id(self.timers.arm(deadline, token, TimerKind::Wake)));
-            }
+            TaskState::Parked(p) => p.arm_wake(&mut self.timers, deadline, token),
             TaskState::Queued(_) => {}
         }
     }
@@ -689,13 +669,8 @@ impl Core {
     /// Ends a park: disarms its timers and queues the coroutine with `outcome`.
     fn complete_park(&mut self, id: TaskId, outcome: Outcome, placement: Placement) {
         let Some(task) = self.tasks.get_mut(id) else { return };
-        if let TaskState::Parked(p) = &task.state {
-            if p.timer.is_some() {
-                self.timers.disarm();
-            }
-            if p.wake_at.is_some() {
-                self.timers.disarm();
-            }
+        if let TaskState::Parked(p) = &mut task.state {
+            p.disarm_timers(&mut self.timers);
         }
         task.state = TaskState::Queued(outcome);
         self.push(id, placement);
@@ -706,55 +681,48 @@ impl Core {
         let now = self.now;
         while let Some(entry) = self.timers.pop_expired(now) {
             let token = entry.token;
-            let Some(task) = self.tasks.get_mut(token.task) else { continue };
-            if task.park != token.park {
+            let Some(parked) = self.tasks.parked_mut(token) else { continue };
+            if parked.is_busy() {
                 continue;
             }
-            let TaskState::Parked(parked) = &mut task.state else { continue };
             if entry.kind == TimerKind::Wake {
-                if parked.wake_at.map(NonZeroU64::get) == Some(entry.seq) && !parked.busy {
-                    parked.wake_at = None;
-                    self.timers.disarm();
+                if parked.take_fired_wake(&mut self.timers, entry.seq) {
                     self.wake(token, Event::Timer, Placement::Back);
                 }
                 continue;
             }
-            let Some(timer) = &mut parked.timer else { continue };
-            if timer.seq.get() != entry.seq || parked.busy {
+            let Some(timer) = parked.timer.as_mut().filter(|t| t.key.seq() == entry.seq) else {
                 continue;
-            }
+            };
             if timer.weak_delta_ns > 0 && timer.last_progress_ns > 0 {
-                let extended = self.epoch
-                    + Duration::from_nanos(timer.last_progress_ns)
+                let extended = self.timers.instant_at(timer.last_progress_ns)
                     + Duration::from_nanos(timer.weak_delta_ns);
                 if extended > now {
-                    timer.seq = seq_id(self.timers.rearm(extended, token));
+                    self.timers.rearm(&mut timer.key, extended, token);
                     continue;
                 }
             }
-            parked.busy = true;
-            let op = parked.op;
-            let mut cx = OpContext { core: self, token };
-            // SAFETY: the task is parked on `op`; `busy` guards against reentry.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).cleanup(&mut cx) }));
-            if let Some(task) = self.tasks.get_mut(token.task)
-                && let TaskState::Parked(p) = &mut task.state
-            {
-                p.busy = false;
-                self.complete_park(token.task, Outcome::TimedOut, Placement::Back);
-            }
+            self.timeout_parked(token);
         }
         if self.timers.wants_compaction() {
-            let tasks = &self.tasks;
-            self.timers.compact(|e| match tasks.get(e.token.task) {
-                Some(t) => matches!(&t.state,
-                TaskState::Parked(p) if t.park == e.token.park
-                    && match e.kind {
-                        TimerKind::Timeout => p.timer.is_some_and(|tm| tm.seq.get() == e.seq),
-                        TimerKind::Wake => p.wake_at.map(NonZeroU64::get) == Some(e.seq),
-                    }),
-                None => false,
+            let tasks = &mut self.tasks;
+            self.timers.compact(|e| {
+                tasks.parked_mut(e.token).is_some_and(|p| p.holds_timer(e.kind, e.seq))
             });
+        }
+    }
+
+    /// Ends the wait `token` by its timeout: cleans up its operation and resumes its coroutine
+    /// with `Outcome::TimedOut`.
+    fn timeout_parked(&mut self, token: ParkToken) {
+        let Some(mut guard) = self.tasks.parked_mut(token).and_then(|p| p.lend()) else {
+            return;
+        };
+        let mut cx = OpContext { core: self, token };
+        let _ = catch_unwind(AssertUnwindSafe(|| guard.op().cleanup(&mut cx)));
+        drop(guard);
+        if self.tasks.is_waiting(token) {
+            self.complete_park(token.task, Outcome::TimedOut, Placement::Back);
         }
     }
 
@@ -792,7 +760,7 @@ impl Core {
         let Some(task) = self.tasks.get(id) else { return false };
         let name = task.name;
         match &task.state {
-            TaskState::Parked(p) if !p.busy => self.kill_parked(id, Error::Cancelled(name)),
+            TaskState::Parked(p) if !p.is_busy() => self.kill_parked(id, Error::Cancelled(name)),
             TaskState::Queued(_) => {
                 // Rare, so a linear removal is fine; it keeps `runnable()` exact.
                 self.active.retain(|t| *t != id);
@@ -805,21 +773,21 @@ impl Core {
 
     /// Removes a parked task after cleaning up its operation, failing it with `error`.
     fn kill_parked(&mut self, id: TaskId, error: Error) {
-        if let Some(task) = self.tasks.get_mut(id)
-            && let TaskState::Parked(p) = &mut task.state
-        {
-            p.busy = true;
-            let op = p.op;
-            let timers_armed = usize::from(p.timer.is_some()) + usize::from(p.wake_at.is_some());
-            let token = ParkToken { task: id, park: task.park };
-            let mut cx = OpContext { core: self, token };
-            // SAFETY: the task is parked on `op` and is dropped only after this returns.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { (*op.as_ptr()).cleanup(&mut cx) }));
-            for _ in 0..timers_armed {
-                self.timers.disarm();
-            }
-            if let Some(task) = self.tasks.get_mut(id) {
-                task.state = TaskState::Running;
+        let park = self.tasks.get(id).map(|t| t.park);
+        if let Some(park) = park {
+            let token = ParkToken { task: id, park };
+            if let Some(parked) = self.tasks.parked_mut(token)
+                && let Some(mut guard) = parked.lend()
+            {
+                let mut cx = OpContext { core: self, token };
+                let _ = catch_unwind(AssertUnwindSafe(|| guard.op().cleanup(&mut cx)));
+                drop(guard);
+                if let Some(parked) = self.tasks.parked_mut(token) {
+                    parked.disarm_timers(&mut self.timers);
+                }
+                if let Some(task) = self.tasks.get_mut(id) {
+                    task.state = TaskState::Running;
+                }
             }
         }
         self.finish_task(id, Some(error));
@@ -835,12 +803,9 @@ impl Core {
             }
             _ => None,
         };
-        // SAFETY: the task left the slab, and its state is not `Parked` (callers clean up a
-        // parked operation first), so nothing points into the body any more. Dropping a
-        // coroutine's locals may panic; that must not take the scheduler down (the result is
-        // recorded before the body is dropped, and the reference is released regardless).
-        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { task.release(error) }));
-        for joiner in task.joiners.take_all() {
+        let joiners = task.joiners.take_all();
+        task.finish(error);
+        for joiner in joiners {
             self.wake(joiner, Event::Joined, Placement::Back);
         }
         if let Some(report) = panic_report {
@@ -850,15 +815,18 @@ impl Core {
     }
 
     /// Drops every coroutine (the scheduler is being dropped): parked operations are cleaned
-    /// up first; handles see `Error::Cancelled`.
+    /// up first; handles see `Error::Cancelled`. Coroutines spawned meanwhile (by a joiner's
+    /// `run`, or a destructor) are dropped too: it repeats until the slab is empty.
     fn drop_all_tasks(&mut self) {
-        for id in self.tasks.ids() {
-            let name = self.tasks.get(id).map_or("?", |t| t.name);
-            if matches!(self.tasks.get(id).map(|t| &t.state), Some(TaskState::Parked(_))) {
-                self.kill_parked(id, Error::Cancelled(name));
-            } else if let Some(t) = self.tasks.get_mut(id) {
-                t.joiners = Joiners::None;
-                self.finish_task(id, Some(Error::Cancelled(name)));
+        while self.tasks.len() > 0 {
+            for id in self.tasks.ids() {
+                let name = self.tasks.get(id).map_or("?", |t| t.name);
+                if matches!(self.tasks.get(id).map(|t| &t.state), Some(TaskState::Parked(_))) {
+                    self.kill_parked(id, Error::Cancelled(name));
+                } else if let Some(t) = self.tasks.get_mut(id) {
+                    t.joiners = Joiners::None;
+                    self.finish_task(id, Some(Error::Cancelled(name)));
+                }
             }
         }
         self.active.clear();

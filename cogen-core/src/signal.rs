@@ -12,7 +12,7 @@ use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHashMap;
 
-use crate::task::ParkToken;
+use crate::id::ParkToken;
 
 /// A type-erased signal name.
 trait DynName: Any {
@@ -272,7 +272,7 @@ impl SignalTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskId;
+    use crate::id::TaskId;
 
     fn token(i: u32) -> ParkToken {
         ParkToken { task: TaskId { index: i, generation: 0 }, park: 0 }

@@ -3,61 +3,20 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
-use std::num::NonZeroU64;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use smallvec::SmallVec;
 
-use crate::coroutine::OpPtr;
+use crate::coroutine::{LentOp, OpGuard};
 use crate::error::Error;
-use crate::local::LocalMap;
+use crate::id::{ParkToken, TaskId};
+use crate::local::{EnterLocals, LocalMap};
 use crate::operation::Outcome;
-
-/// Identifies a coroutine within its scheduler. A stale id (of a finished coroutine whose
-/// slot was reused) never matches the new occupant: the slot's generation differs.
-///
-/// # Examples
-///
-/// ```
-/// use cogen::prelude::*;
-/// #[coro]
-/// fn nothing() {}
-/// let mut sched = Scheduler::new();
-/// let a = sched.add(nothing());
-/// let b = sched.add(nothing());
-/// assert_ne!(a.id(), b.id());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TaskId {
-    pub(crate) index: u32,
-    pub(crate) generation: u32,
-}
-
-/// Names one particular wait of one coroutine: what a wait list, a timer or the reactor
-/// stores. Waking a token whose wait has ended (the coroutine resumed, timed out or finished)
-/// does nothing, so a forgotten token is harmless.
-///
-/// # Examples
-///
-/// ```
-/// use cogen_core::ParkToken;
-/// fn stored(_: Vec<ParkToken>) {}
-/// stored(Vec::new());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ParkToken {
-    pub(crate) task: TaskId,
-    pub(crate) park: u32,
-}
-
-impl ParkToken {
-    /// The coroutine this token belongs to.
-    pub fn task(&self) -> TaskId {
-        self.task
-    }
-}
+use crate::timer::{TimerKey, TimerKind, Timers};
 
 /// The reference count of a coroutine's cell, shared by its two erased faces: the scheduler's
 /// ([`TaskFuture`]) and the handles' ([`ResultSlot`]). A count of our own rather than an `Rc`:
@@ -134,8 +93,8 @@ pub(crate) struct TaskCell<F: Future> {
     /// touch `stage`.
     finished: Cell<bool>,
     locals: LocalMap,
-    /// The body is structurally pinned here: the cell is never moved (it lives behind an
-    /// `Rc`), and the body is dropped in place.
+    /// The body is structurally pinned here: the cell is never moved (it is a leaked `Box`
+    /// freed by the last `release`), and the body is dropped in place.
     stage: UnsafeCell<Stage<F>>,
 }
 
@@ -233,7 +192,7 @@ impl<F: Future> ResultSlot<F::Output> for TaskCell<F> {
             return None;
         }
         // SAFETY: once `finished` is set the scheduler no longer touches the stage, and this
-        // borrow ends before the function returns (single-threaded: `Rc`).
+        // borrow ends before the function returns (single-threaded: the cell is `!Send`).
         match unsafe { &mut *self.stage.get() } {
             Stage::Done(result) => result.take(),
             Stage::Running(_) => None,
@@ -253,27 +212,85 @@ pub(crate) enum TaskState {
 
 /// A parked coroutine's wait.
 pub(crate) struct Parked {
-    /// The operation, inside the coroutine's pinned frame (see `YieldSlot`'s invariant).
-    pub(crate) op: OpPtr,
+    /// The operation, lent by its yield point inside the coroutine's pinned frame.
+    pub(crate) op: LentOp,
     /// When it parked: the scheduler's clock of that pass, in milliseconds since the
     /// scheduler's epoch, wrapping (only `dump` reads it; a wait would have to last 49 days
     /// to be misreported).
     pub(crate) since_ms: u32,
     /// The armed timer, if the operation has a timeout.
     pub(crate) timer: Option<ArmedTimer>,
-    /// The sequence number of the wake-up the operation asked for with `wake_at`, if armed.
-    pub(crate) wake_at: Option<NonZeroU64>,
-    /// True while the operation's `run` or `cleanup` executes: a nested wake of the same
-    /// operation is refused (it would alias the `&mut` already handed out).
-    pub(crate) busy: bool,
+    /// The wake-up the operation asked for with `wake_at`, if armed.
+    pub(crate) wake_at: Option<TimerKey>,
+}
+
+impl Parked {
+    /// True while the operation's `run` or `cleanup` executes: a nested wake, timeout or
+    /// cancellation of the same wait is refused (it would alias the `&mut` handed out).
+    #[inline]
+    pub(crate) fn is_busy(&self) -> bool {
+        self.op.is_busy()
+    }
+
+    /// Exclusive access to the operation while one of its methods runs; `None` while busy.
+    #[inline]
+    pub(crate) fn lend(&self) -> Option<OpGuard> {
+        self.op.guard()
+    }
+
+    /// Disarms the wait's timers (its timeout and its `wake_at`): the wait ends. The only
+    /// place a parked wait gives its timers back, so the live count follows the keys.
+    pub(crate) fn disarm_timers(&mut self, timers: &mut Timers) {
+        if let Some(t) = self.timer.take() {
+            timers.disarm(t.key);
+        }
+        if let Some(key) = self.wake_at.take() {
+            timers.disarm(key);
+        }
+    }
+
+    /// Arms the wake-up the operation asked for at `deadline`, replacing an earlier one.
+    pub(crate) fn arm_wake(&mut self, timers: &mut Timers, deadline: Instant, token: ParkToken) {
+        if let Some(key) = self.wake_at.take() {
+            timers.disarm(key);
+        }
+        self.wake_at = Some(timers.arm(deadline, token, TimerKind::Wake));
+    }
+
+    /// Takes the wake-up whose entry `seq` fired, if it is the live one: true if it was.
+    pub(crate) fn take_fired_wake(&mut self, timers: &mut Timers, seq: u64) -> bool {
+        match self.wake_at.take() {
+            Some(key) if key.seq() == seq => {
+                timers.disarm(key);
+                true
+            }
+            other => {
+                self.wake_at = other;
+                false
+            }
+        }
+    }
+
+    /// True if the heap entry `seq` of `kind` is one of this wait's live timers.
+    pub(crate) fn holds_timer(&self, kind: TimerKind, seq: u64) -> bool {
+        match kind {
+            TimerKind::Timeout => self.timer.as_ref().is_some_and(|t| t.key.seq() == seq),
+            TimerKind::Wake => self.wake_at.as_ref().is_some_and(|k| k.seq() == seq),
+        }
+    }
+
+    /// The operation as `Debug` text, unless it is running.
+    pub(crate) fn describe(&self) -> Option<String> {
+        let mut guard = self.lend()?;
+        Some(format!("{:?}", guard.op()))
+    }
 }
 
 /// A parked operation's timeout, packed (one per parked coroutine: a million sleepers keep a
 /// million of these).
-#[derive(Clone, Copy)]
 pub(crate) struct ArmedTimer {
-    /// The sequence number of the live heap entry; older entries are stale.
-    pub(crate) seq: NonZeroU64,
+    /// The key of the live heap entry; older entries are stale.
+    pub(crate) key: TimerKey,
     /// For a weak timeout: how long after the last progress it expires, in nanoseconds;
     /// 0 for a strong timeout (a weak timeout of zero expires at once all the same).
     pub(crate) weak_delta_ns: u64,
@@ -307,6 +324,32 @@ impl Task {
         }
     }
 
+    /// Polls the coroutine's body with its locals entered. A panic in the body is caught and
+    /// returned.
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> std::thread::Result<Poll<()>> {
+        // SAFETY: the cell is alive: the task holds a reference until `finish`.
+        let body = unsafe { self.future.as_ref() };
+        let _locals = EnterLocals::new(body.locals());
+        catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: only the scheduler polls, one task at a time and never reentrantly (a
+            // body has no way to the scheduler), and a body that ended was ended by `finish`,
+            // which consumed the task.
+            unsafe { body.poll(cx) }
+        }))
+    }
+
+    /// Ends the coroutine (see [`TaskFuture::end`]) and releases the scheduler's reference to
+    /// its cell (handles keep theirs): the task has left the slab. A parked operation is given
+    /// back to its yield point first (its cleanup, if any, was the caller's business), so
+    /// nothing points into the body when it is dropped. Panics of the body's destructors
+    /// are caught (the result is recorded and the reference released regardless).
+    pub(crate) fn finish(mut self, error: Option<Error>) {
+        self.state = TaskState::Running;
+        // SAFETY: the state no longer holds a lent operation, and the task is consumed, so
+        // it is never polled again.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { self.release(error) }));
+    }
+
     /// Ends the coroutine (see [`TaskFuture::end`]) and releases the scheduler's reference
     /// to its cell (handles keep theirs). Called exactly once, when the task leaves the slab.
     ///
@@ -314,7 +357,7 @@ impl Task {
     ///
     /// No pointer into the body (a parked operation) may be used afterwards: the caller has
     /// cleared the task's state and cleaned up its operation.
-    pub(crate) unsafe fn release(&mut self, error: Option<Error>) {
+    unsafe fn release(&mut self, error: Option<Error>) {
         /// Releases the reference even if ending the body panics.
         struct Release(NonNull<dyn TaskFuture>);
         impl Drop for Release {
@@ -408,7 +451,7 @@ impl TaskSlab {
                     unreachable!("free list points at an occupied entry")
                 };
                 self.free_head = next_free;
-                let generation = generation.wrapping_add(1);
+                let generation = generation + 1; // retired at u32::MAX (see `remove`)
                 *entry = Entry::Occupied { generation, task };
                 TaskId { index, generation }
             }
@@ -440,15 +483,37 @@ impl TaskSlab {
         }
     }
 
+    /// The wait `token` names, if it is still current: its coroutine is parked on that wait.
+    #[inline]
+    pub(crate) fn parked_mut(&mut self, token: ParkToken) -> Option<&mut Parked> {
+        match self.get_mut(token.task) {
+            Some(Task { park, state: TaskState::Parked(p), .. }) if *park == token.park => Some(p),
+            _ => None,
+        }
+    }
+
+    /// True if `token`'s wait is still current.
+    #[inline]
+    pub(crate) fn is_waiting(&self, token: ParkToken) -> bool {
+        matches!(self.get(token.task),
+            Some(t) if t.park == token.park && matches!(t.state, TaskState::Parked(_)))
+    }
+
     pub(crate) fn remove(&mut self, id: TaskId) -> Option<Task> {
         let entry = self.entries.get_mut(id.index as usize)?;
         match entry {
             Entry::Occupied { generation, .. } if *generation == id.generation => {
-                let vacant = Entry::Vacant { generation: *generation, next_free: self.free_head };
+                // A slot whose generation is spent is retired, never reused: its ids cannot
+                // wrap around into a stale match.
+                let retire = *generation == u32::MAX;
+                let next_free = if retire { None } else { self.free_head };
+                let vacant = Entry::Vacant { generation: *generation, next_free };
                 let Entry::Occupied { task, .. } = std::mem::replace(entry, vacant) else {
                     unreachable!()
                 };
-                self.free_head = Some(id.index);
+                if !retire {
+                    self.free_head = Some(id.index);
+                }
                 self.len -= 1;
                 Some(task)
             }
@@ -502,6 +567,20 @@ mod tests {
         assert_eq!(slab.len(), 1);
         remove(&mut slab, b);
         assert_eq!(slab.len(), 0);
+    }
+
+    #[test]
+    fn a_slot_whose_generation_is_spent_is_retired() {
+        let mut slab = TaskSlab::default();
+        let a = slab.insert(task());
+        let Some(Entry::Occupied { generation, .. }) = slab.entries.get_mut(0) else {
+            unreachable!()
+        };
+        *generation = u32::MAX;
+        remove(&mut slab, TaskId { index: a.index, generation: u32::MAX });
+        let b = slab.insert(task());
+        assert_ne!(b.index, a.index, "the spent slot is not reused");
+        remove(&mut slab, b);
     }
 
     #[test]

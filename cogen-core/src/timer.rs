@@ -5,16 +5,19 @@
 //! A binary min-heap keyed by (deadline, sequence number). Entries are never removed from the
 //! middle: when a parked operation completes before its deadline, its entry goes stale (the
 //! task no longer carries that sequence number) and is skipped when it reaches the top. The
-//! scheduler counts live timers separately, so stale entries never keep `run` alive, and it
+//! heap counts live timers by the keys it hands out (`arm` gives a [`TimerKey`], `disarm`
+//! takes it back; a parked wait holds its keys and returns them in `Parked::disarm_timers`),
+//! so stale entries never keep `run` alive, and the scheduler
 //! rebuilds the heap when stale entries outnumber live ones, so memory stays bounded by the
 //! live timers. A weak timeout is not touched on progress: when its entry expires, the
 //! scheduler re-arms it from the time of the last progress if there was one.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
-use crate::task::ParkToken;
+use crate::id::ParkToken;
 
 /// What an expired entry does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +55,20 @@ impl Ord for TimerEntry {
     }
 }
 
+/// The key of a live timer, which `arm` gives out and `disarm` takes back: the live count
+/// moves only with the keys, so a timer can be disarmed once and only if it was armed.
+/// Not `Copy`: whoever holds the key is responsible for the timer.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TimerKey(NonZeroU64);
+
+impl TimerKey {
+    /// The sequence number of the heap entry this key is live for.
+    #[inline]
+    pub(crate) fn seq(&self) -> u64 {
+        self.0.get()
+    }
+}
+
 /// The heap of deadlines.
 pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<TimerEntry>>,
@@ -71,33 +88,46 @@ impl Default for Timers {
 const COMPACT_MIN_ENTRIES: usize = 1024;
 
 impl Timers {
-    /// `t` as nanoseconds since the epoch (saturating: 584 years).
-    fn offset(&self, t: Instant) -> u64 {
+    /// `t` as nanoseconds since the epoch (saturating: 584 years; earlier instants give 0).
+    /// The scheduler's one clock origin: parked states keep their progress times this way too.
+    pub(crate) fn offset(&self, t: Instant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Arms a deadline for `token`; returns the entry's sequence number (never 0).
-    pub(crate) fn arm(&mut self, deadline: Instant, token: ParkToken, kind: TimerKind) -> u64 {
+    /// The instant `ns` nanoseconds after the epoch (the inverse of [`offset`](Self::offset)).
+    pub(crate) fn instant_at(&self, ns: u64) -> Instant {
+        self.epoch + Duration::from_nanos(ns)
+    }
+
+    /// The clock origin (for millisecond stamps in `dump`).
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// Pushes an entry; returns its key (sequence numbers start at 1 and never wrap: a u64
+    /// counted once per arm would take centuries).
+    fn push(&mut self, deadline: Instant, token: ParkToken, kind: TimerKind) -> TimerKey {
         self.next_seq += 1;
         let seq = self.next_seq;
         let at_ns = self.offset(deadline);
         self.heap.push(Reverse(TimerEntry { at_ns, seq, token, kind }));
+        TimerKey(NonZeroU64::new(seq).unwrap_or(NonZeroU64::MIN))
+    }
+
+    /// Arms a deadline for `token`; returns the key of the live timer.
+    pub(crate) fn arm(&mut self, deadline: Instant, token: ParkToken, kind: TimerKind) -> TimerKey {
         self.live += 1;
-        seq
+        self.push(deadline, token, kind)
     }
 
-    /// Re-arms a live timer at a later deadline (a weak timeout that saw progress). The live
-    /// count is unchanged.
-    pub(crate) fn rearm(&mut self, deadline: Instant, token: ParkToken) -> u64 {
-        self.next_seq += 1;
-        let seq = self.next_seq;
-        let at_ns = self.offset(deadline);
-        self.heap.push(Reverse(TimerEntry { at_ns, seq, token, kind: TimerKind::Timeout }));
-        seq
+    /// Moves a live timeout to a later deadline (a weak timeout that saw progress): `key`'s
+    /// entry goes stale, and `key` names the new one. The live count is unchanged.
+    pub(crate) fn rearm(&mut self, key: &mut TimerKey, deadline: Instant, token: ParkToken) {
+        *key = self.push(deadline, token, TimerKind::Timeout);
     }
 
-    /// A live timer ended without firing (its operation completed, or its task was dropped).
-    pub(crate) fn disarm(&mut self) {
+    /// Ends a live timer: it fired, or its wait ended first (its entry goes stale).
+    pub(crate) fn disarm(&mut self, _key: TimerKey) {
         debug_assert!(self.live > 0);
         self.live = self.live.saturating_sub(1);
     }
@@ -112,7 +142,7 @@ impl Timers {
         if self.live == 0 {
             return None;
         }
-        self.heap.peek().map(|Reverse(e)| self.epoch + Duration::from_nanos(e.at_ns))
+        self.heap.peek().map(|Reverse(e)| self.instant_at(e.at_ns))
     }
 
     /// Pops the earliest entry if its deadline is at or before `now`.
@@ -153,7 +183,7 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskId;
+    use crate::id::TaskId;
 
     fn token(i: u32) -> ParkToken {
         ParkToken { task: TaskId { index: i, generation: 0 }, park: 0 }
@@ -190,21 +220,22 @@ mod tests {
     fn stale_entries_do_not_count_and_are_compacted() {
         let mut t = Timers::default();
         let now = Instant::now();
-        let mut seqs = Vec::new();
+        let mut keys = Vec::new();
         for i in 0..3000 {
-            seqs.push(t.arm(now + Duration::from_secs(60), token(i), TimerKind::Timeout));
+            keys.push(t.arm(now + Duration::from_secs(60), token(i), TimerKind::Timeout));
         }
-        for _ in 0..2990 {
-            t.disarm();
+        let live = keys.split_off(2990);
+        for key in keys {
+            t.disarm(key);
         }
         assert_eq!(t.live(), 10);
         assert!(t.wants_compaction());
         assert_eq!(std::mem::size_of::<TimerEntry>(), 32);
-        let keep: std::collections::HashSet<u64> = seqs[..10].iter().copied().collect();
+        let keep: std::collections::HashSet<u64> = live.iter().map(TimerKey::seq).collect();
         t.compact(|e| keep.contains(&e.seq));
         assert_eq!(t.len(), 10);
-        for _ in 0..10 {
-            t.disarm();
+        for key in live {
+            t.disarm(key);
         }
         assert_eq!(t.next_deadline(), None);
         t.clear_if_idle();

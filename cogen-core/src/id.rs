@@ -1,0 +1,80 @@
+//! Vocabulary: the ids and tokens the scheduler's structures store (coroutine ids, park
+//! tokens) and the readiness words of the reactor. A leaf: it depends on nothing else in the
+//! crate, so the timer heap, the signal table, the reactor and the remote handle need only it.
+
+/// Identifies a coroutine within its scheduler. A stale id (of a finished coroutine whose
+/// slot was reused) never matches the new occupant: the slot's generation differs.
+///
+/// # Examples
+///
+/// ```
+/// use cogen::prelude::*;
+/// #[coro]
+/// fn nothing() {}
+/// let mut sched = Scheduler::new();
+/// let a = sched.add(nothing());
+/// let b = sched.add(nothing());
+/// assert_ne!(a.id(), b.id());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaskId {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+/// Names one particular wait of one coroutine: what a wait list, a timer or the reactor
+/// stores. Waking a token whose wait has ended (the coroutine resumed, timed out or finished)
+/// does nothing, so a forgotten token is harmless.
+///
+/// # Examples
+///
+/// ```
+/// use cogen_core::ParkToken;
+/// fn stored(_: Vec<ParkToken>) {}
+/// stored(Vec::new());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ParkToken {
+    pub(crate) task: TaskId,
+    pub(crate) park: u32,
+}
+
+impl ParkToken {
+    /// The coroutine this token belongs to.
+    pub fn task(&self) -> TaskId {
+        self.task
+    }
+}
+
+/// Readiness reported for an I/O source.
+///
+/// # Examples
+///
+/// ```
+/// use cogen_core::Readiness;
+/// let r = Readiness { readable: true, ..Readiness::default() };
+/// assert!(r.readable && !r.writable);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// Reading will not block (data, end of stream, or an error to report).
+    pub readable: bool,
+    /// Writing will not block (buffer space, or an error to report).
+    pub writable: bool,
+}
+
+/// A direction of I/O on a source.
+///
+/// # Examples
+///
+/// ```
+/// use cogen_core::Direction;
+/// assert_ne!(Direction::Read, Direction::Write);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Reading (or accepting).
+    Read,
+    /// Writing (or connecting).
+    Write,
+}
