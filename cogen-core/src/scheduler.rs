@@ -60,7 +60,9 @@ use crate::priority::Placement;
 use crate::reactor::Reactor;
 use crate::remote::{Remote, RemoteShared};
 use crate::signal::SignalTable;
-use crate::task::{ArmedTimer, Joiners, Parked, Task, TaskCell, TaskFuture, TaskSlab, TaskState};
+use crate::task::{
+    ArmedTimer, Joiners, Niche, Parked, Task, TaskCell, TaskFuture, TaskSlab, TaskState,
+};
 use crate::timer::{TimerKind, Timers};
 
 /// How many operations may complete in a row, resuming one coroutine in place, before it is
@@ -602,7 +604,8 @@ impl Core {
                 let since_ms =
                     self.now.saturating_duration_since(self.timers.epoch()).as_millis() as u32;
                 let Some(task) = self.tasks.get_mut(id) else { return false };
-                task.state = TaskState::Parked(Parked { op, since_ms, timer, wake_at });
+                task.state =
+                    TaskState::Parked(Parked { op, since_ms, timer, wake_at, niche: Niche::Here });
                 self.deliver_pokes();
                 false
             }
