@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::coroutine::Coroutine;
 use crate::handle::CoroutineRef;
-use crate::id::{ParkToken, TaskId};
+use crate::id::{ParkToken, SchedulerId, TaskId};
 use crate::operation::Event;
 use crate::priority::{Placement, Priority};
 use crate::remote::{Remote, RemoteWaker};
@@ -133,6 +133,26 @@ impl<'a> OpContext<'a> {
         placement: Placement,
     ) -> CoroutineRef<F::Output> {
         self.core.spawn(coroutine, placement)
+    }
+
+    /// This scheduler's id (what its handles carry: [`CoroutineRef::scheduler`]).
+    pub fn scheduler(&self) -> SchedulerId {
+        self.core.id
+    }
+
+    /// The id of `handle`'s coroutine in this scheduler, for [`join`](OpContext::join) and
+    /// [`cancel`](OpContext::cancel).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignHandle`](crate::Error::ForeignHandle) if `handle` was made by another
+    /// scheduler: its id would name an unrelated coroutine here.
+    pub fn target<T>(&self, handle: &CoroutineRef<T>) -> Result<TaskId, crate::Error> {
+        if handle.scheduler() == self.core.id {
+            Ok(handle.id())
+        } else {
+            Err(crate::Error::ForeignHandle(handle.name()))
+        }
     }
 
     /// Registers the current wait as a joiner of `target`: it is woken with

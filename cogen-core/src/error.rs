@@ -49,6 +49,11 @@ pub enum Error {
          only values passed to `yield_!` can suspend a coroutine"
     )]
     ForeignFuture(&'static str),
+    /// A `Join` or `Cancel` was given the handle of a coroutine of another scheduler (another
+    /// thread's, or an earlier one's): its id means nothing to the scheduler running the
+    /// operation, which touches none of its coroutines. See `OpContext::target`.
+    #[error("the handle of coroutine `{0}` belongs to another scheduler")]
+    ForeignHandle(&'static str),
     /// The coroutine was dropped before it finished (its scheduler was dropped, say).
     #[error("coroutine `{0}` was cancelled before it finished")]
     Cancelled(&'static str),

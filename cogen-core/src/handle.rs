@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use crate::error::Error;
-use crate::id::TaskId;
+use crate::id::{SchedulerId, TaskId};
 use crate::task::{ResultSlot, release, retain};
 
 /// A handle to a coroutine given to [`Scheduler::add`](crate::Scheduler::add) or `Spawn`.
@@ -33,6 +33,8 @@ use crate::task::{ResultSlot, release, retain};
 /// ```
 pub struct CoroutineRef<T> {
     id: TaskId,
+    /// The scheduler that owns the coroutine: `id` means nothing elsewhere.
+    scheduler: SchedulerId,
     name: &'static str,
     /// One counted reference to the coroutine's cell (see `task::Counted`).
     cell: NonNull<dyn ResultSlot<T>>,
@@ -43,8 +45,19 @@ pub struct CoroutineRef<T> {
 
 impl<T> CoroutineRef<T> {
     /// A handle owning one reference to `cell` (counted already by the cell's maker).
-    pub(crate) fn new(id: TaskId, name: &'static str, cell: NonNull<dyn ResultSlot<T>>) -> Self {
-        CoroutineRef { id, name, cell, _owns: PhantomData }
+    pub(crate) fn new(
+        id: TaskId,
+        scheduler: SchedulerId,
+        name: &'static str,
+        cell: NonNull<dyn ResultSlot<T>>,
+    ) -> Self {
+        CoroutineRef { id, scheduler, name, cell, _owns: PhantomData }
+    }
+
+    /// The scheduler that owns the coroutine (its [`id`](CoroutineRef::id) means nothing to
+    /// another one).
+    pub fn scheduler(&self) -> SchedulerId {
+        self.scheduler
     }
 
     fn slot(&self) -> &dyn ResultSlot<T> {
@@ -77,7 +90,13 @@ impl<T> CoroutineRef<T> {
 impl<T> Clone for CoroutineRef<T> {
     fn clone(&self) -> Self {
         retain(self.slot());
-        CoroutineRef { id: self.id, name: self.name, cell: self.cell, _owns: PhantomData }
+        CoroutineRef {
+            id: self.id,
+            scheduler: self.scheduler,
+            name: self.name,
+            cell: self.cell,
+            _owns: PhantomData,
+        }
     }
 }
 

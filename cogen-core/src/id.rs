@@ -22,6 +22,24 @@ pub struct TaskId {
     pub(crate) generation: u32,
 }
 
+/// Identifies a scheduler within the process: each one made takes the next. A handle carries
+/// its scheduler's ([`CoroutineRef::scheduler`](crate::CoroutineRef::scheduler)), so an
+/// operation can refuse a handle from another scheduler instead of acting on whichever of its
+/// own coroutines has the same [`TaskId`].
+///
+/// # Examples
+///
+/// ```
+/// use cogen::prelude::*;
+/// #[coro]
+/// fn nothing() {}
+/// let mut a = Scheduler::new();
+/// let mut b = Scheduler::new();
+/// assert_ne!(a.add(nothing()).scheduler(), b.add(nothing()).scheduler());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SchedulerId(pub(crate) u64);
+
 /// Names one particular wait of one coroutine: what a wait list, a timer or the reactor
 /// stores. Waking a token whose wait has ended (the coroutine resumed, timed out or finished)
 /// does nothing, so a forgotten token is harmless.

@@ -57,7 +57,7 @@ pub use coroutine::{Coroutine, IntoYield, YieldPoint};
 pub use dump::{CoroutineInfo, CoroutineState, Dump};
 pub use error::Error;
 pub use handle::CoroutineRef;
-pub use id::{Direction, ParkToken, Readiness, TaskId};
+pub use id::{Direction, ParkToken, Readiness, SchedulerId, TaskId};
 pub use local::CoroutineLocal;
 pub use local_waker::LocalWaker;
 pub use operation::{Event, OpOptions, Operation, Outcome, Processed, RunStatus, Timeout};

@@ -44,6 +44,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -53,7 +54,7 @@ use crate::coroutine::{Coroutine, EnterSlot, LentOp, YieldSlot};
 use crate::dump::{CoroutineInfo, CoroutineState, Dump};
 use crate::error::Error;
 use crate::handle::CoroutineRef;
-use crate::id::{ParkToken, Readiness, TaskId};
+use crate::id::{ParkToken, Readiness, SchedulerId, TaskId};
 use crate::local_waker::LocalWaker;
 use crate::operation::{Event, Outcome, Processed, RunStatus, Timeout};
 use crate::priority::Placement;
@@ -98,6 +99,9 @@ pub enum PassOutcome {
 
 /// The state the run loop works on. Operations see it through [`OpContext`].
 pub(crate) struct Core {
+    /// Process-unique (see [`next_scheduler_id`]): the handles this scheduler makes carry it,
+    /// so a handle of another scheduler is told apart from one whose `TaskId` matches.
+    pub(crate) id: SchedulerId,
     pub(crate) tasks: TaskSlab,
     pub(crate) active: VecDeque<TaskId>,
     pub(crate) timers: Timers,
@@ -116,6 +120,13 @@ pub(crate) struct Core {
     /// Scratch lists reused across passes.
     io_ready: Vec<(ParkToken, Readiness)>,
     remote_ready: Vec<ParkToken>,
+}
+
+/// A new scheduler id, unique in the process: taken once, when a scheduler is made.
+fn next_scheduler_id() -> SchedulerId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    // A u64 counted up once per scheduler does not wrap.
+    SchedulerId(NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// One scheduler per thread: it owns coroutines, runs them, and parks them on operations.
@@ -194,6 +205,7 @@ impl Scheduler {
         let remote = Arc::new(RemoteShared::new(Arc::clone(reactor.waker())));
         Ok(Scheduler {
             core: Core {
+                id: next_scheduler_id(),
                 tasks: TaskSlab::default(),
                 active: VecDeque::new(),
                 timers: Timers::default(),
@@ -481,7 +493,7 @@ impl Core {
         let cell = NonNull::from(Box::leak(Box::new(TaskCell::new(future, 2))));
         let id = self.tasks.insert(Task::new(name, cell as NonNull<dyn TaskFuture>));
         self.push(id, placement);
-        CoroutineRef::new(id, name, cell)
+        CoroutineRef::new(id, self.id, name, cell)
     }
 
     pub(crate) fn is_waiting(&self, token: ParkToken) -> bool {

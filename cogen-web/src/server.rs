@@ -166,7 +166,7 @@ impl<H: Handler> Server<H> {
         match yield_!(stops.get().no_timeout()) {
             Ok(Stop::AcceptFailed(e)) => Err(e),
             Ok(Stop::Shutdown(grace)) => {
-                yield_!(Cancel::new(&acceptor)); // the listener closes: new connections are refused
+                let _ = yield_!(Cancel::new(&acceptor)); // our own handle; the listener closes: new connections are refused
                 yield_!(drain(&live, grace));
                 Ok(())
             }
@@ -289,7 +289,7 @@ fn drain(live: &Live, grace: Duration) {
     let deadline = Instant::now() + grace;
     live.draining.set(true);
     for handle in live.handles(true) {
-        yield_!(Cancel::new(&handle));
+        let _ = yield_!(Cancel::new(&handle)); // our own handle: never foreign
     }
     while !live.conns.borrow().is_empty() {
         if yield_!(live.ended.get().deadline(deadline)).is_err() {
@@ -297,7 +297,7 @@ fn drain(live: &Live, grace: Duration) {
         }
     }
     for handle in live.handles(false) {
-        yield_!(Cancel::new(&handle));
+        let _ = yield_!(Cancel::new(&handle)); // our own handle: never foreign
     }
 }
 

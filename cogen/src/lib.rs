@@ -53,7 +53,8 @@ pub use cogen_ops;
 pub use cogen_core::{
     Coroutine, CoroutineLocal, CoroutineRef, Dump, Error, Event, IntoYield, LocalWaker, OpContext,
     OpOptions, Operation, Outcome, ParkToken, PassOutcome, Placement, Priority, Processed, Remote,
-    RemoteWaker, RunStatus, Scheduler, SchedulerBuilder, TaskId, Timeout, coroutine_local, yield_,
+    RemoteWaker, RunStatus, Scheduler, SchedulerBuilder, SchedulerId, TaskId, Timeout,
+    coroutine_local, yield_,
 };
 pub use cogen_macros::coroutine;
 pub use cogen_ops::{events, net, queue};

@@ -62,7 +62,7 @@ fn a_cancelled_sleeper_drops_its_locals_and_leaves_no_timer() -> Result<(), Erro
     fn boss(drops: Rc<Cell<u32>>) -> Result<(bool, bool), Error> {
         let sleeper = yield_!(Spawn::new(sleeps_an_hour(DropCount(drops))));
         yield_!(Pass::new());
-        let cancelled = yield_!(Cancel::new(&sleeper));
+        let cancelled = yield_!(Cancel::new(&sleeper))?;
         let joined =
             matches!(yield_!(Join::new(&sleeper)), Err(Error::Cancelled("sleeps_an_hour")));
         Ok((cancelled, joined))
@@ -116,7 +116,7 @@ fn cancelling_yourself_does_nothing() -> Result<(), Error> {
     fn myself(me: Rc<Cell<Option<CoroutineRef<bool>>>>) -> bool {
         yield_!(Pass::new());
         let Some(handle) = me.take() else { return false };
-        !yield_!(Cancel::new(&handle))
+        matches!(yield_!(Cancel::new(&handle)), Ok(false))
     }
     let me = Rc::new(Cell::new(None));
     let mut s = Scheduler::new();
@@ -134,7 +134,7 @@ fn a_cancelled_signal_waiter_leaves_the_signal_table() -> Result<(), Error> {
     fn boss() -> Result<usize, Error> {
         let waiter = yield_!(Spawn::new(waits_for_a_signal()));
         yield_!(Pass::new());
-        assert!(yield_!(Cancel::new(&waiter)));
+        assert!(yield_!(Cancel::new(&waiter))?);
         Ok(yield_!(Signal::new("never", 7u32)))
     }
     for p in PRIORITIES {
@@ -158,7 +158,7 @@ fn a_cancelled_putter_gives_its_queue_slot_back() -> Result<(), Error> {
         // Free the slot: the putter is woken with a reservation, then cancelled before it
         // resumes.
         let first = q.try_get().map_err(|_| Error::Cancelled("try_get"))?;
-        assert!(yield_!(Cancel::new(&putter)));
+        assert!(yield_!(Cancel::new(&putter))?);
         yield_!(q.put(3).timeout(Duration::from_secs(5))).map_err(|_| Error::Timeout)?;
         let mut got = vec![first];
         while let Ok(v) = q.try_get() {

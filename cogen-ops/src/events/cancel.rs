@@ -2,10 +2,15 @@
 
 use std::fmt;
 
-use cogen_core::{CoroutineRef, OpContext, OpOptions, Operation, Processed};
+use cogen_core::{CoroutineRef, Error, OpContext, OpOptions, Operation, Processed, SchedulerId};
 
-/// Cancels a coroutine and gives `true`, or `false` if it had already finished (or is the
-/// caller: a coroutine ends itself by returning).
+/// Cancels a coroutine and gives `Ok(true)`, or `Ok(false)` if it had already finished (or is
+/// the caller: a coroutine ends itself by returning).
+///
+/// # Errors
+///
+/// [`Error::ForeignHandle`] if the handle is of another scheduler's coroutine: nothing is
+/// cancelled (the id would name an unrelated coroutine here).
 ///
 /// A parked target leaves whatever it waited in (reactor, timer, signal, queue) at once; then
 /// its body is dropped, so its locals' destructors release what they hold: its sockets close,
@@ -27,7 +32,7 @@ use cogen_core::{CoroutineRef, OpContext, OpOptions, Operation, Processed};
 /// fn boss() -> bool {
 ///     let worker = yield_!(Spawn::new(forever()));
 ///     yield_!(Pass::new());                       // let it start and park
-///     let cancelled = yield_!(Cancel::new(&worker));
+///     let cancelled = matches!(yield_!(Cancel::new(&worker)), Ok(true));
 ///     cancelled && matches!(yield_!(Join::new(&worker)), Err(Error::Cancelled(_)))
 /// }
 /// let mut sched = Scheduler::new();
@@ -39,8 +44,9 @@ use cogen_core::{CoroutineRef, OpContext, OpOptions, Operation, Processed};
 #[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Cancel {
     target: cogen_core::TaskId,
+    owner: SchedulerId,
     name: &'static str,
-    cancelled: bool,
+    cancelled: Result<bool, Error>,
     opts: OpOptions,
 }
 
@@ -49,8 +55,9 @@ impl Cancel {
     pub fn new<T>(handle: &CoroutineRef<T>) -> Self {
         Cancel {
             target: handle.id(),
+            owner: handle.scheduler(),
             name: handle.name(),
-            cancelled: false,
+            cancelled: Ok(false),
             opts: OpOptions::default(),
         }
     }
@@ -63,18 +70,22 @@ impl fmt::Debug for Cancel {
 }
 
 impl Operation for Cancel {
-    type Output = bool;
+    type Output = Result<bool, Error>;
 
     fn options(&mut self) -> &mut OpOptions {
         &mut self.opts
     }
 
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        self.cancelled = cx.cancel(self.target);
+        self.cancelled = if cx.scheduler() == self.owner {
+            Ok(cx.cancel(self.target))
+        } else {
+            Err(Error::ForeignHandle(self.name))
+        };
         Processed::Complete
     }
 
-    fn finalize(&mut self, _outcome: cogen_core::Outcome) -> bool {
-        self.cancelled
+    fn finalize(&mut self, _outcome: cogen_core::Outcome) -> Self::Output {
+        std::mem::replace(&mut self.cancelled, Ok(false))
     }
 }

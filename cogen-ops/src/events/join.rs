@@ -12,6 +12,13 @@ use cogen_core::{
 /// another joiner or `take_result` ([`Error::ResultTaken`]), or the join timed out
 /// ([`Error::Timeout`]). Joining a coroutine that already finished returns at once.
 ///
+/// # Errors
+///
+/// Besides the target's own error: [`Error::ForeignHandle`] if the handle is of another
+/// scheduler's coroutine that has not finished (the join would wait on an unrelated coroutine
+/// of this scheduler with the same id; nothing is joined). A finished target's result is in
+/// the handle itself and is given whichever scheduler runs the join.
+///
 /// With `Priority::Last` the joiner resumes at the back of the active queue when the target
 /// finishes; with any other priority, at the front.
 ///
@@ -37,13 +44,15 @@ use cogen_core::{
 #[must_use = "an operation does nothing until it is yielded with yield_!"]
 pub struct Join<T> {
     target: CoroutineRef<T>,
+    /// Set when `process` found the handle to be another scheduler's.
+    foreign: bool,
     opts: OpOptions,
 }
 
 impl<T> Join<T> {
     /// Waits for the coroutine behind `handle`.
     pub fn new(handle: &CoroutineRef<T>) -> Self {
-        Join { target: handle.clone(), opts: OpOptions::default() }
+        Join { target: handle.clone(), foreign: false, opts: OpOptions::default() }
     }
 }
 
@@ -67,10 +76,17 @@ impl<T> Operation for Join<T> {
     }
 
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        if self.target.is_finished() || !cx.join(self.target.id()) {
+        if self.target.is_finished() {
             return Processed::Complete;
         }
-        Processed::Park
+        match cx.target(&self.target) {
+            Ok(id) if cx.join(id) => Processed::Park,
+            Ok(_) => Processed::Complete,
+            Err(_) => {
+                self.foreign = true;
+                Processed::Complete
+            }
+        }
     }
 
     fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
@@ -85,6 +101,7 @@ impl<T> Operation for Join<T> {
 
     fn finalize(&mut self, outcome: Outcome) -> Self::Output {
         match outcome {
+            _ if self.foreign => Err(Error::ForeignHandle(self.target.name())),
             Outcome::TimedOut => Err(Error::Timeout),
             _ => match self.target.take_result() {
                 Some(result) => result,
@@ -95,6 +112,8 @@ impl<T> Operation for Join<T> {
     }
 
     fn cleanup(&mut self, cx: &mut OpContext<'_>) {
-        cx.unjoin(self.target.id());
+        if let Ok(id) = cx.target(&self.target) {
+            cx.unjoin(id);
+        }
     }
 }
