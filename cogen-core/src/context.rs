@@ -37,6 +37,8 @@ pub enum Wake {
 pub struct OpContext<'a> {
     pub(crate) core: &'a mut Core,
     pub(crate) token: ParkToken,
+    /// The coroutine `token` belongs to.
+    pub(crate) id: TaskId,
 }
 
 impl fmt::Debug for OpContext<'_> {
@@ -55,7 +57,7 @@ impl<'a> OpContext<'a> {
     /// The coroutine the operation belongs to.
     #[inline]
     pub fn current(&self) -> TaskId {
-        self.token.task
+        self.id
     }
 
     /// The scheduler's clock for this loop pass (monotonic). Use `Instant::now()` where
@@ -160,7 +162,7 @@ impl<'a> OpContext<'a> {
     pub fn join(&mut self, target: TaskId) -> bool {
         let token = self.token;
         match self.core.tasks.get_mut(target) {
-            Some(t) if target != token.task => {
+            Some(t) if target != self.id => {
                 t.joiners.push(token);
                 true
             }
@@ -178,7 +180,7 @@ impl<'a> OpContext<'a> {
     /// A coroutine that was woken but has not resumed yet loses what its operation received
     /// (an item from a queue, bytes from a socket): cancellation drops it with the coroutine.
     pub fn cancel(&mut self, target: TaskId) -> bool {
-        target != self.token.task && self.core.cancel(target)
+        target != self.id && self.core.cancel(target)
     }
 
     /// Removes the current wait from `target`'s joiners (on timeout or cancellation).

@@ -44,6 +44,10 @@ pub struct SchedulerId(pub(crate) u64);
 /// stores. Waking a token whose wait has ended (the coroutine resumed, timed out or finished)
 /// does nothing, so a forgotten token is harmless.
 ///
+/// A token is the coroutine's slab slot and the wait's stamp: a `u64` the scheduler counts
+/// up once per park of any of its coroutines, so it never wraps into a stale match, and a
+/// stamp names one wait of one occupant of the slot (no generation needed).
+///
 /// # Examples
 ///
 /// ```
@@ -53,14 +57,24 @@ pub struct SchedulerId(pub(crate) u64);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ParkToken {
-    pub(crate) task: TaskId,
-    pub(crate) park: u32,
+    /// The coroutine's slab slot.
+    pub(crate) index: u32,
+    /// The wait's stamp, in two halves (low, high) so that the token stays 12 bytes and
+    /// 4-aligned: a timer entry and a joiner list hold one.
+    stamp: [u32; 2],
 }
 
 impl ParkToken {
-    /// The coroutine this token belongs to.
-    pub fn task(&self) -> TaskId {
-        self.task
+    /// The token of the wait stamped `stamp` of the coroutine in slot `index`.
+    #[inline]
+    pub(crate) fn new(index: u32, stamp: u64) -> Self {
+        ParkToken { index, stamp: [stamp as u32, (stamp >> 32) as u32] }
+    }
+
+    /// The wait's stamp.
+    #[inline]
+    pub(crate) fn stamp(&self) -> u64 {
+        u64::from(self.stamp[0]) | (u64::from(self.stamp[1]) << 32)
     }
 }
 

@@ -556,13 +556,12 @@ impl Core {
     /// Processes the operation a coroutine just yielded. Returns true if the coroutine should
     /// continue at once (its state is then `Queued(Completed)`, not in the queue).
     fn process_op(&mut self, id: TaskId, op: LentOp) -> bool {
-        let Some(task) = self.tasks.get_mut(id) else { return false };
-        task.park = task.park.wrapping_add(1);
+        // A stamp never reused: 2^64 parks do not happen (`park` gives none after them).
+        let Some(token) = self.tasks.park(id) else { return false };
         self.deferred_wake_at = None;
-        let token = ParkToken { task: id, park: task.park };
         // The task is `Running`, so nothing else reaches its operation: the guard is free.
         let Some(mut guard) = op.guard() else { return false };
-        let mut cx = OpContext { core: self, token };
+        let mut cx = OpContext { core: self, token, id };
         let processed = catch_unwind(AssertUnwindSafe(|| {
             let processed = guard.op().process(&mut cx);
             let options = matches!(processed, Processed::Park).then(|| *guard.op().options());
@@ -637,19 +636,20 @@ impl Core {
         event: Event<'_>,
         placement: Placement,
     ) -> Wake {
+        let Some(id) = self.tasks.id_of(token) else { return Wake::Stale };
         let Some(mut guard) = self.tasks.parked_mut(token).and_then(|p| p.lend()) else {
             return Wake::Stale;
         };
-        let mut cx = OpContext { core: self, token };
+        let mut cx = OpContext { core: self, token, id };
         let status = catch_unwind(AssertUnwindSafe(|| guard.op().run(&mut cx, event)));
         drop(guard);
         match status {
             Ok(RunStatus::Done) => {
-                self.complete_park(token.task, Outcome::Completed, placement);
+                self.complete_park(id, Outcome::Completed, placement);
                 Wake::Completed
             }
             Ok(RunStatus::DoneAt(at)) => {
-                self.complete_park(token.task, Outcome::Completed, at);
+                self.complete_park(id, Outcome::Completed, at);
                 Wake::Completed
             }
             Ok(RunStatus::Progressed) => {
@@ -662,8 +662,8 @@ impl Core {
             Ok(RunStatus::NotYet) => Wake::StillWaiting,
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
-                let name = self.tasks.get(token.task).map_or("?", |t| t.name);
-                self.kill_parked(token.task, Error::Panicked { name, message });
+                let name = self.tasks.get(id).map_or("?", |t| t.name);
+                self.kill_parked(id, Error::Panicked { name, message });
                 Wake::Completed
             }
         }
@@ -671,9 +671,7 @@ impl Core {
 
     /// Arms (or re-arms) the wake-up a parked or processing operation asked for.
     pub(crate) fn wake_at(&mut self, token: ParkToken, deadline: Instant) {
-        let Some(task) = self.tasks.get_mut(token.task).filter(|t| t.park == token.park) else {
-            return;
-        };
+        let Some((_, task)) = self.tasks.by_token(token) else { return };
         match &mut task.state {
             TaskState::Running => self.deferred_wake_at = Some(deadline),
             TaskState::Parked(p) => p.arm_wake(&mut self.timers, deadline, token),
@@ -730,14 +728,15 @@ impl Core {
     /// Ends the wait `token` by its timeout: cleans up its operation and resumes its coroutine
     /// with `Outcome::TimedOut`.
     fn timeout_parked(&mut self, token: ParkToken) {
+        let Some(id) = self.tasks.id_of(token) else { return };
         let Some(mut guard) = self.tasks.parked_mut(token).and_then(|p| p.lend()) else {
             return;
         };
-        let mut cx = OpContext { core: self, token };
+        let mut cx = OpContext { core: self, token, id };
         let _ = catch_unwind(AssertUnwindSafe(|| guard.op().cleanup(&mut cx)));
         drop(guard);
         if self.tasks.is_waiting(token) {
-            self.complete_park(token.task, Outcome::TimedOut, Placement::Back);
+            self.complete_park(id, Outcome::TimedOut, Placement::Back);
         }
     }
 
@@ -790,11 +789,11 @@ impl Core {
     fn kill_parked(&mut self, id: TaskId, error: Error) {
         let park = self.tasks.get(id).map(|t| t.park);
         if let Some(park) = park {
-            let token = ParkToken { task: id, park };
+            let token = ParkToken::new(id.index, park);
             if let Some(parked) = self.tasks.parked_mut(token)
                 && let Some(mut guard) = parked.lend()
             {
-                let mut cx = OpContext { core: self, token };
+                let mut cx = OpContext { core: self, token, id };
                 let _ = catch_unwind(AssertUnwindSafe(|| guard.op().cleanup(&mut cx)));
                 drop(guard);
                 if let Some(parked) = self.tasks.parked_mut(token) {

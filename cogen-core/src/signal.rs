@@ -272,10 +272,9 @@ impl SignalTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::TaskId;
 
     fn token(i: u32) -> ParkToken {
-        ParkToken { task: TaskId { index: i, generation: 0 }, park: 0 }
+        ParkToken::new(i, 0)
     }
 
     #[test]
@@ -320,7 +319,7 @@ mod tests {
         let removed_upto = std::cell::Cell::new(0u32);
         for i in 1..9_000 {
             removed_upto.set(i);
-            let live = |tok: ParkToken| !(1..=removed_upto.get()).contains(&tok.task.index);
+            let live = |tok: ParkToken| !(1..=removed_upto.get()).contains(&tok.index);
             t.remove_waiter(id, token(i), live);
             let len = t.entries[id.0 as usize].waiters.len();
             assert!(len <= 2 * t.waiter_count(id) + PURGE_MIN_STALE, "{len} kept at {i}");

@@ -319,8 +319,9 @@ pub(crate) struct Task {
     pub(crate) future: NonNull<dyn TaskFuture>,
     pub(crate) name: &'static str,
     pub(crate) state: TaskState,
-    /// Incremented at each park; a `ParkToken` is valid only for the park it was made for.
-    pub(crate) park: u32,
+    /// The stamp of its last park (see [`TaskSlab::park`]); a `ParkToken` is valid only for
+    /// the park it was made for. 0 before the first.
+    pub(crate) park: u64,
     /// Tokens of coroutines joining this one.
     pub(crate) joiners: Joiners,
 }
@@ -445,6 +446,9 @@ impl Joiners {
 #[derive(Default)]
 pub(crate) struct TaskSlab {
     entries: Vec<Entry>,
+    /// The last park stamp handed out: counted up once per park of any task, a `u64` that
+    /// does not wrap (at a billion parks a second, in 584 years), so a stamp is never reused.
+    last_park: u64,
     free_head: Option<u32>,
     len: usize,
 }
@@ -496,11 +500,43 @@ impl TaskSlab {
         }
     }
 
+    /// Stamps a new park of task `id`: the token of the wait it is about to start.
+    pub(crate) fn park(&mut self, id: TaskId) -> Option<ParkToken> {
+        let stamp = self.last_park.checked_add(1)?;
+        let task = self.get_mut(id)?;
+        task.park = stamp;
+        self.last_park = stamp;
+        Some(ParkToken::new(id.index, stamp))
+    }
+
+    /// The task whose last park `token` names (parked on it, or since resumed from it), and
+    /// its id.
+    #[inline]
+    pub(crate) fn by_token(&mut self, token: ParkToken) -> Option<(TaskId, &mut Task)> {
+        match self.entries.get_mut(token.index as usize) {
+            Some(Entry::Occupied { generation, task }) if task.park == token.stamp() => {
+                Some((TaskId { index: token.index, generation: *generation }, task))
+            }
+            _ => None,
+        }
+    }
+
+    /// The id of the task whose last park `token` names.
+    #[inline]
+    pub(crate) fn id_of(&self, token: ParkToken) -> Option<TaskId> {
+        match self.entries.get(token.index as usize) {
+            Some(Entry::Occupied { generation, task }) if task.park == token.stamp() => {
+                Some(TaskId { index: token.index, generation: *generation })
+            }
+            _ => None,
+        }
+    }
+
     /// The wait `token` names, if it is still current: its coroutine is parked on that wait.
     #[inline]
     pub(crate) fn parked_mut(&mut self, token: ParkToken) -> Option<&mut Parked> {
-        match self.get_mut(token.task) {
-            Some(Task { park, state: TaskState::Parked(p), .. }) if *park == token.park => Some(p),
+        match self.by_token(token) {
+            Some((_, Task { state: TaskState::Parked(p), .. })) => Some(p),
             _ => None,
         }
     }
@@ -508,8 +544,9 @@ impl TaskSlab {
     /// True if `token`'s wait is still current.
     #[inline]
     pub(crate) fn is_waiting(&self, token: ParkToken) -> bool {
-        matches!(self.get(token.task),
-            Some(t) if t.park == token.park && matches!(t.state, TaskState::Parked(_)))
+        matches!(self.entries.get(token.index as usize),
+            Some(Entry::Occupied { task, .. })
+                if task.park == token.stamp() && matches!(task.state, TaskState::Parked(_)))
     }
 
     pub(crate) fn remove(&mut self, id: TaskId) -> Option<Task> {
@@ -603,9 +640,43 @@ mod tests {
         use std::mem::size_of;
         assert_eq!(size_of::<Parked>(), 56);
         assert_eq!(size_of::<TaskState>(), 56, "the state's discriminant lives in a niche");
+        assert_eq!(size_of::<ParkToken>(), 12);
         assert_eq!(size_of::<Joiners>(), 16);
         assert_eq!(size_of::<Task>(), 112);
         assert_eq!(size_of::<Entry>(), 120);
+    }
+
+    /// A park stamp is a `u64` of the slab, not a per-task `u32`: a token from 2^32 parks
+    /// ago names another wait, and the counter stops rather than wrap.
+    #[test]
+    fn park_stamps_do_not_wrap_into_a_stale_match() {
+        let mut slab = TaskSlab::default();
+        let a = slab.insert(task());
+        slab.last_park = u64::from(u32::MAX) - 1;
+        let old = slab.park(a).expect("a stamp");
+        assert_eq!(slab.id_of(old), Some(a));
+        for _ in 0..3 {
+            slab.park(a).expect("a stamp");
+        }
+        let new = slab.park(a).expect("a stamp");
+        assert!(new.stamp() > u64::from(u32::MAX), "past the u32 range: {}", new.stamp());
+        assert_eq!(new.stamp(), old.stamp() + 4);
+        assert_eq!(slab.id_of(new), Some(a));
+        assert_eq!(slab.id_of(old), None, "the earlier wait's token is stale");
+        // The same low half 2^32 parks later does not match either.
+        let wrapped = ParkToken::new(a.index, new.stamp() + (1 << 32));
+        assert_eq!(slab.id_of(wrapped), None);
+        // A token of the slot's previous occupant does not reach the next one.
+        remove(&mut slab, a);
+        let b = slab.insert(task());
+        assert_eq!(b.index, a.index);
+        assert_eq!(slab.id_of(new), None);
+        let fresh = slab.park(b).expect("a stamp");
+        assert_ne!(fresh, new);
+        // Spent: no stamp is handed out twice.
+        slab.last_park = u64::MAX;
+        assert!(slab.park(b).is_none());
+        remove(&mut slab, b);
     }
 
     #[test]

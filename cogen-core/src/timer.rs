@@ -183,10 +183,9 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::TaskId;
 
     fn token(i: u32) -> ParkToken {
-        ParkToken { task: TaskId { index: i, generation: 0 }, park: 0 }
+        ParkToken::new(i, 0)
     }
 
     #[test]
@@ -212,7 +211,7 @@ mod tests {
             t.arm(now, token(i), TimerKind::Wake);
         }
         let order: Vec<u32> =
-            std::iter::from_fn(|| t.pop_expired(now)).map(|e| e.token.task.index).collect();
+            std::iter::from_fn(|| t.pop_expired(now)).map(|e| e.token.index).collect();
         assert_eq!(order, vec![0, 1, 2, 3, 4]);
     }
 
