@@ -338,3 +338,63 @@ fn a_stale_remote_waker_does_not_keep_run_alive() -> Result<(), Error> {
     assert!(took < Duration::from_secs(5), "run waited {took:?} for a stale waker");
     Ok(())
 }
+
+/// Counts its drops: shows a coroutine spawned during the scheduler's drop was dropped.
+struct Dropped(Rc<Cell<u32>>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[coro]
+fn holds(_guard: Dropped) {
+    yield_!(Sleep::new(Duration::from_secs(3600)));
+}
+
+/// Parks until its coroutine is cancelled; its `cleanup` then spawns `holds`.
+#[derive(Debug)]
+struct SpawnsOnCleanup {
+    drops: Option<Rc<Cell<u32>>>,
+    opts: OpOptions,
+}
+
+impl Operation for SpawnsOnCleanup {
+    type Output = ();
+
+    fn options(&mut self) -> &mut OpOptions {
+        &mut self.opts
+    }
+
+    fn process(&mut self, _cx: &mut OpContext<'_>) -> Processed {
+        Processed::Park
+    }
+
+    fn finalize(&mut self, _outcome: Outcome) {}
+
+    fn cleanup(&mut self, cx: &mut OpContext<'_>) {
+        if let Some(drops) = self.drops.take() {
+            let _late = cx.spawn(holds(Dropped(drops)), cogen::Placement::Back);
+        }
+    }
+}
+
+#[coro]
+fn spawns_when_dropped(drops: Rc<Cell<u32>>) {
+    yield_!(SpawnsOnCleanup { drops: Some(drops), opts: OpOptions::default() });
+}
+
+#[test]
+fn a_coroutine_spawned_while_the_scheduler_drops_is_dropped_too() -> Result<(), Error> {
+    let drops = Rc::new(Cell::new(0));
+    let mut s = Scheduler::new();
+    let h = s.add(spawns_when_dropped(Rc::clone(&drops)));
+    s.run_once(Some(Duration::ZERO))?; // it parks
+    assert!(!h.is_finished());
+    drop(s); // cancels it: its cleanup spawns `holds`, which the drop must not leak
+    assert!(matches!(h.take_result(), Some(Err(Error::Cancelled(_)))));
+    assert_eq!(drops.get(), 1, "the coroutine spawned during the drop was dropped");
+    assert_eq!(Rc::strong_count(&drops), 1, "and nothing else holds its guard");
+    Ok(())
+}
