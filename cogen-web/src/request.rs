@@ -84,7 +84,6 @@ impl Request {
     /// A malformed chunked body or one over the size limit (`Error::Protocol`), a timeout or
     /// the client closing early (`Error::Io`).
     #[cogen::coroutine]
-    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn read(&self, max: usize) -> Result<Vec<u8>, Error> {
         let conn = &*self.conn;
         if conn.state.borrow_mut().answer_continue() {
@@ -114,7 +113,6 @@ impl Request {
     ///
     /// As [`read`](Request::read), and `ProtocolError::BodyTooLarge` over `limit`.
     #[cogen::coroutine]
-    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn read_to_end(&self, limit: usize) -> Result<Vec<u8>, Error> {
         let mut all = Vec::new();
         loop {

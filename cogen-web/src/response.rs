@@ -34,7 +34,6 @@ impl ResponseWriter {
     ///
     /// `Error::Response` if already started; `Error::InvalidHeader` for a bad name or value.
     #[cogen::coroutine]
-    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn start<K, V>(
         &mut self,
         status: StatusCode,
@@ -56,7 +55,6 @@ impl ResponseWriter {
     /// `Error::Io` if the client is gone; `Error::Response` after the end or beyond the
     /// declared `content-length`.
     #[cogen::coroutine]
-    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn write(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
         if !self.conn.state.borrow().started() {
             start_head(&self.conn, StatusCode::OK, std::iter::empty(), None)?;
@@ -72,7 +70,6 @@ impl ResponseWriter {
     ///
     /// `Error::Response` if a response was already started.
     #[cogen::coroutine]
-    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn send<B: AsRef<[u8]>>(&mut self, response: http::Response<B>) -> Result<(), Error> {
         let (parts, body) = response.into_parts();
         let body = body.as_ref();
@@ -92,7 +89,6 @@ impl ResponseWriter {
     /// `Error::Response` if a response was already started; `Error::Io` if the client is gone
     /// or the file is shorter than `offset + len` (the connection then closes).
     #[cogen::coroutine]
-    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn send_file<K, V>(
         &mut self,
         status: StatusCode,

@@ -146,7 +146,6 @@ impl<H: Handler> Server<H> {
     /// An accept error other than running out of file descriptors (which backs off and
     /// retries): the listener is closed, connections already accepted go on.
     #[cogen::coroutine]
-    #[must_use = "an operation does nothing until it is yielded with yield_!"]
     pub fn serve(self) -> io::Result<()> {
         let Server { listener, handler, config, shutdown, on_error } = self;
         let live = Rc::new(Live::new(config.max_connections.max(1), on_error));
