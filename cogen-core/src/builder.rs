@@ -20,7 +20,8 @@ pub struct PanicReport {
 /// The hook type for unjoined panics.
 pub type PanicHook = Rc<dyn Fn(&PanicReport)>;
 
-/// Default for [`SchedulerBuilder::reactor_resolution`].
+/// A common bound for [`SchedulerBuilder::reactor_resolution`] (the default before the
+/// reactor moved to `polling`; now there is none by default).
 pub const DEFAULT_REACTOR_RESOLUTION: Duration = Duration::from_secs(1);
 /// Default for [`SchedulerBuilder::default_buffer_size`]: one page pair, a common socket read.
 pub const DEFAULT_BUFFER_SIZE: usize = 8192;
@@ -30,7 +31,7 @@ pub(crate) struct Config {
     pub(crate) default_priority: Priority,
     pub(crate) default_timeout: Option<Duration>,
     pub(crate) socket_timeout: Option<Duration>,
-    pub(crate) reactor_resolution: Duration,
+    pub(crate) reactor_resolution: Option<Duration>,
     pub(crate) reactor_greedy: bool,
     pub(crate) ops_greedy: bool,
     pub(crate) default_buffer_size: usize,
@@ -43,7 +44,7 @@ impl Default for Config {
             default_priority: Priority::Last,
             default_timeout: None,
             socket_timeout: None,
-            reactor_resolution: DEFAULT_REACTOR_RESOLUTION,
+            reactor_resolution: None,
             reactor_greedy: true,
             ops_greedy: false,
             default_buffer_size: DEFAULT_BUFFER_SIZE,
@@ -115,11 +116,12 @@ impl SchedulerBuilder {
         self
     }
 
-    /// The longest the reactor waits in one call when no timer bounds the wait. Default: 1 s.
-    /// Wake-ups (I/O, timers, remote handles) never wait for it; it bounds how long a lost
-    /// notification could go unnoticed.
+    /// The longest the reactor waits in one call when no timer bounds the wait. Default: none
+    /// (the wait passes no timeout, which costs the fewest system calls). Wake-ups (I/O,
+    /// timers, remote handles) never wait for it; it bounds how long a lost notification could
+    /// go unnoticed.
     pub fn reactor_resolution(mut self, resolution: Duration) -> Self {
-        self.config.reactor_resolution = resolution.max(Duration::from_micros(1));
+        self.config.reactor_resolution = Some(resolution.max(Duration::from_micros(1)));
         self
     }
 

@@ -95,6 +95,43 @@ pub struct Readiness {
     pub writable: bool,
 }
 
+impl Readiness {
+    /// Readiness in `direction`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen_core::{Direction, Readiness};
+    /// let r = Readiness { readable: true, writable: false };
+    /// assert!(r.get(Direction::Read) && !r.get(Direction::Write));
+    /// ```
+    #[inline]
+    pub fn get(self, direction: Direction) -> bool {
+        match direction {
+            Direction::Read => self.readable,
+            Direction::Write => self.writable,
+        }
+    }
+
+    /// Sets readiness in `direction`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen_core::{Direction, Readiness};
+    /// let mut r = Readiness::default();
+    /// r.set(Direction::Write, true);
+    /// assert_eq!(r, Readiness { readable: false, writable: true });
+    /// ```
+    #[inline]
+    pub fn set(&mut self, direction: Direction, ready: bool) {
+        match direction {
+            Direction::Read => self.readable = ready,
+            Direction::Write => self.writable = ready,
+        }
+    }
+}
+
 /// A direction of I/O on a source.
 ///
 /// # Examples

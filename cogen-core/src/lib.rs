@@ -35,6 +35,8 @@ mod coroutine;
 mod dump;
 mod error;
 mod handle;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod hang_up;
 mod id;
 mod local;
 mod local_waker;
@@ -63,7 +65,7 @@ pub use local_waker::LocalWaker;
 pub use operation::{Event, OpOptions, Operation, Outcome, Processed, RunStatus, Timeout};
 pub use priority::{Placement, Priority};
 #[cfg(unix)]
-pub use registration::IoRegistration;
+pub use registration::{IoAttempt, IoRegistration, TryIo};
 pub use remote::{Remote, RemoteWaker};
 pub use scheduler::{IterRun, PassOutcome, Scheduler};
 pub use signal::{PendingSignal, SignalId, SignalTable};

@@ -4,13 +4,14 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use mio::Waker;
+use polling::Poller;
 
 use crate::id::ParkToken;
 
 /// State shared between a scheduler and its remote handles.
 pub(crate) struct RemoteShared {
-    waker: Arc<Waker>,
+    /// The scheduler's poller, notified to interrupt its wait.
+    poller: Arc<Poller>,
     stop: AtomicBool,
     has_wakes: AtomicBool,
     wakes: Mutex<Vec<ParkToken>>,
@@ -22,9 +23,9 @@ pub(crate) struct RemoteShared {
 }
 
 impl RemoteShared {
-    pub(crate) fn new(waker: Arc<Waker>) -> Self {
+    pub(crate) fn new(poller: Arc<Poller>) -> Self {
         RemoteShared {
-            waker,
+            poller,
             stop: AtomicBool::new(false),
             has_wakes: AtomicBool::new(false),
             wakes: Mutex::new(Vec::new()),
@@ -42,9 +43,10 @@ impl RemoteShared {
     }
 
     fn notify(&self) {
-        // Failing to notify leaves the scheduler to notice at its next wake-up (it waits at
-        // most `reactor_resolution`); there is nobody to report the error to.
-        let _ = self.waker.wake();
+        // Interrupts the scheduler's wait (`polling` writes its eventfd, or the equivalent).
+        // Failing to notify leaves the scheduler to notice at its next wake-up (a timer, an
+        // event, or `reactor_resolution` if set); there is nobody to report the error to.
+        let _ = self.poller.notify();
     }
 
     /// Takes the pending wakes into `out` (the scheduler thread only).

@@ -13,10 +13,12 @@
 //!    re-armed from its last progress; otherwise the operation's `cleanup` runs and the
 //!    coroutine resumes with `Outcome::TimedOut`.
 //! 3. **Compute the wait.** Zero if coroutines are runnable; else until the next deadline,
-//!    capped by `max_wait` and the reactor resolution. With nothing runnable, no I/O waiter, no
-//!    live timer and no remote waker outstanding, the pass reports that the run is over.
-//! 4. **Poll** the reactor (skipped while runnable unless `reactor_greedy` and some operation
-//!    waits on I/O) and **wake** the parked readers and writers it reports, then the
+//!    capped by `max_wait` and the reactor resolution if set (no timeout if none of these).
+//!    With nothing runnable, no I/O waiter, no live timer and no remote waker outstanding, the
+//!    pass reports that the run is over.
+//! 4. **Poll** the reactor (skipped while runnable unless `reactor_greedy`, some operation
+//!    waits on I/O and 61 steps ran since the last poll) and **wake** the parked readers and
+//!    writers it reports, then the
 //!    operations woken from other threads, then expire timers again.
 //!
 //! A wake is a call, not a message: waking a parked wait (`Core::wake`) calls its operation's
@@ -202,7 +204,7 @@ impl Scheduler {
 
     pub(crate) fn with_config(config: Config) -> Result<Self, Error> {
         let reactor = Reactor::new()?;
-        let remote = Arc::new(RemoteShared::new(Arc::clone(reactor.waker())));
+        let remote = Arc::new(RemoteShared::new(Arc::clone(reactor.poller())));
         Ok(Scheduler {
             core: Core {
                 id: next_scheduler_id(),
@@ -291,7 +293,7 @@ impl Scheduler {
     }
 
     /// Runs one loop pass, blocking at most `max_wait` (`None`: until something happens,
-    /// bounded by the reactor resolution) for I/O or timers. For embedding the scheduler in a
+    /// bounded by the reactor resolution if one is set) for I/O or timers. For embedding the scheduler in a
     /// foreign main loop.
     ///
     /// # Errors
@@ -343,25 +345,30 @@ impl Scheduler {
                 PassOutcome::Stalled
             });
         }
+        // Wait only when nothing is runnable. Under load, poll with a zero timeout once every
+        // `EVENT_INTERVAL` steps so I/O is still seen; with no timer due and no bound asked
+        // for, pass no timeout at all (remote wakes notify the poller).
         let wait = if runnable {
-            if !(core.config.reactor_greedy && io_waiting) {
+            let steps = PASS_BUDGET - budget;
+            if !(core.config.reactor_greedy && io_waiting && core.reactor.poll_due(steps)) {
                 return Ok(PassOutcome::Busy);
             }
-            Duration::ZERO
+            Some(Duration::ZERO)
         } else {
             let mut wait = core.config.reactor_resolution;
             if let Some(max) = max_wait {
-                wait = wait.min(max);
+                wait = Some(wait.map_or(max, |w| w.min(max)));
             }
             if let Some(deadline) = core.timers.next_deadline() {
-                wait = wait.min(deadline.saturating_duration_since(Instant::now()));
+                let due = deadline.saturating_duration_since(Instant::now());
+                wait = Some(wait.map_or(due, |w| w.min(due)));
             }
             wait
         };
 
         // 4. Poll and wake.
         let mut ready = std::mem::take(&mut core.io_ready);
-        let polled = core.reactor.poll(Some(wait), &mut ready);
+        let polled = core.reactor.poll(wait, &mut ready);
         core.now = Instant::now();
         for (token, readiness) in ready.drain(..) {
             core.wake(token, Event::Io(readiness), Placement::Back);

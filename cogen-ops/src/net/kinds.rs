@@ -1,5 +1,6 @@
-//! The kinds of socket I/O an [`IoOp`](super::IoOp) performs: each tries its system call
-//! until it completes or the OS says `WouldBlock`.
+//! The kinds of socket I/O an [`IoOp`](super::IoOp) performs: plain system-call wrappers.
+//! Each tries its call until it completes, the OS says `WouldBlock`, or a transfer moves fewer
+//! bytes than asked, and says which; the registration's `try_io` keeps the readiness.
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read};
@@ -66,15 +67,6 @@ fn send(sock: &Socket, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-/// Records a short transfer in `dir`: with edge-triggered readiness a read (or write) that
-/// moved fewer bytes than asked drained the socket, so the next try would only get
-/// `WouldBlock`; the caller parks at once instead of spending that system call. Returns false
-/// when that does not hold (the peer hung up, or the socket is not registered yet): then the
-/// caller goes on to the OS, which reports the end of stream or the error.
-fn drained(src: &Source, dir: Direction) -> bool {
-    src.registered().is_some_and(|reg| reg.note_short_transfer(dir))
-}
-
 /// Maps a `WouldBlock` to `Blocked`, anything else to `Done`.
 fn settle<T>(r: io::Result<T>, progressed: bool) -> Attempt<T> {
     match r {
@@ -99,14 +91,10 @@ impl IoKind for ReadKind {
         if !rbuf.is_empty() || self.max == 0 {
             return Attempt::Done(Ok(rbuf.take(self.max)));
         }
-        let r = recv_owned(&src.sock, self.max);
-        if let Ok(data) = &r
-            && !data.is_empty()
-            && data.len() < self.max
-        {
-            let _ = drained(src, Direction::Read);
+        match recv_owned(&src.sock, self.max) {
+            Ok(data) if !data.is_empty() && data.len() < self.max => Attempt::DoneShort(Ok(data)),
+            r => settle(r, false),
         }
-        settle(r, false)
     }
 }
 
@@ -126,14 +114,10 @@ impl IoKind for ReadIntoKind<'_> {
         if !rbuf.is_empty() || self.buf.is_empty() {
             return Attempt::Done(Ok(rbuf.take_into(self.buf)));
         }
-        let r = recv(&src.sock, self.buf);
-        if let Ok(n) = r
-            && n > 0
-            && n < self.buf.len()
-        {
-            let _ = drained(src, Direction::Read);
+        match recv(&src.sock, self.buf) {
+            Ok(n) if n > 0 && n < self.buf.len() => Attempt::DoneShort(Ok(n)),
+            r => settle(r, false),
         }
-        settle(r, false)
     }
 }
 
@@ -170,8 +154,9 @@ impl IoKind for ReadExactKind {
                 }
                 Ok(n) => {
                     self.got.truncate(len + n);
-                    if self.got.len() < self.want && drained(src, Direction::Read) {
-                        return Attempt::Blocked { progressed: true };
+                    if self.got.len() < self.want {
+                        // Short: the registration decides between parking and reading on.
+                        return Attempt::Short { progressed: true };
                     }
                 }
                 Err(e) => {
@@ -222,11 +207,12 @@ impl IoKind for ReadLineKind {
                 }
                 Ok(n) => {
                     progressed = true;
-                    if n < want && drained(src, Direction::Read) {
-                        // Take a line if one arrived, else wait for the next edge.
+                    if n < want {
+                        // Short: take a line if one arrived, else let the registration decide
+                        // between parking and reading on.
                         return match rbuf.take_line(self.max) {
-                            Some(line) => Attempt::Done(Ok(line)),
-                            None => Attempt::Blocked { progressed },
+                            Some(line) => Attempt::DoneShort(Ok(line)),
+                            None => Attempt::Short { progressed },
                         };
                     }
                 }
@@ -272,8 +258,8 @@ impl IoKind for WriteAllKind<'_> {
                 Ok(n) => {
                     let asked = self.data.len() - self.sent;
                     self.sent += n;
-                    if n < asked && drained(src, Direction::Write) {
-                        return Attempt::Blocked { progressed: true };
+                    if n < asked {
+                        return Attempt::Short { progressed: true };
                     }
                 }
                 Err(e) => return settle(Err(e), self.sent > before),

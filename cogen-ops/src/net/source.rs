@@ -1,20 +1,22 @@
 //! I/O sources and the generic readiness-driven operation every socket operation is made of.
 //!
 //! A [`Source`] is a non-blocking socket, its reactor registration (made on first use, in the
-//! scheduler that first drives it) and its read buffer. An [`IoOp`] tries its I/O while the
-//! cached readiness says it may succeed (or always, with `ops_greedy`), and parks on the
-//! registration when the OS answers `WouldBlock`; the reactor's next edge wakes it. Partial
-//! progress (some bytes of a `write_all`) is reported so weak timeouts extend.
+//! scheduler that first drives it) and its read buffer. An [`IoOp`] hands its [`IoKind`] (a
+//! plain system-call wrapper) to [`IoRegistration::try_io`], which tries it while the cached
+//! readiness says it may succeed (or always, with `ops_greedy`) and parks the operation when
+//! the OS answers `WouldBlock` or a short transfer drained the socket; the reactor's next edge
+//! wakes it. Partial progress (some bytes of a `write_all`) is reported so weak timeouts
+//! extend.
 
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cogen_core::{
     Direction, Event, IoRegistration, OpContext, OpOptions, Operation, Outcome, Placement,
-    Processed, RunStatus, Timeout,
+    Processed, RunStatus, Timeout, TryIo,
 };
 use socket2::Socket;
 
@@ -68,20 +70,10 @@ impl fmt::Debug for Source {
     }
 }
 
-/// What one try of an I/O operation gave.
+/// What one try of an I/O operation gave: the core's [`IoAttempt`], which
+/// [`IoRegistration::try_io`] turns into "done" or "parked".
 #[doc(hidden)]
-#[derive(Debug)]
-pub enum Attempt<T> {
-    /// Finished, with this result.
-    Done(io::Result<T>),
-    /// The OS said `WouldBlock`; `progressed` if some bytes moved before it did.
-    Blocked {
-        /// Some bytes moved during this try.
-        progressed: bool,
-    },
-    /// A transient resource shortage (out of file descriptors): try again after this long.
-    Backoff(Duration),
-}
+pub use cogen_core::IoAttempt as Attempt;
 
 /// One kind of socket I/O, driven by [`IoOp`]. Implemented by the types in `kinds`.
 #[doc(hidden)]
@@ -117,30 +109,26 @@ impl<'a, K: IoKind> IoOp<'a, K> {
         IoOp { src, kind, result: None, opts: OpOptions::default() }
     }
 
-    /// Tries once; on `WouldBlock` parks on the registration. Returns true when finished.
+    /// Tries the I/O through the registration (which checks, uses and clears readiness, and
+    /// parks on `WouldBlock` or a draining short transfer).
     fn step(&mut self, cx: &mut OpContext<'_>) -> Step {
         let dir = self.kind.direction();
-        match self.kind.attempt(self.src) {
-            Attempt::Done(r) => {
+        let Some(reg) = self.src.registered() else {
+            self.result = Some(Err(io::Error::other("socket not registered")));
+            return Step::Finished;
+        };
+        let (kind, src) = (&mut self.kind, self.src);
+        match reg.try_io(cx, dir, || kind.attempt(src)) {
+            TryIo::Done(r) => {
                 self.result = Some(r);
                 Step::Finished
             }
-            Attempt::Blocked { progressed } => match self.src.registered() {
-                Some(reg) => {
-                    reg.clear_ready(dir);
-                    if reg.park(dir, cx.park_token()) {
-                        Step::Waiting { progressed }
-                    } else {
-                        self.result = Some(Err(busy(dir)));
-                        Step::Finished
-                    }
-                }
-                None => {
-                    self.result = Some(Err(io::Error::other("socket not registered")));
-                    Step::Finished
-                }
-            },
-            Attempt::Backoff(after) => {
+            TryIo::Parked { progressed } => Step::Waiting { progressed },
+            TryIo::Busy { .. } => {
+                self.result = Some(Err(busy(dir)));
+                Step::Finished
+            }
+            TryIo::Backoff(after) => {
                 cx.wake_at(Instant::now() + after);
                 Step::Waiting { progressed: false }
             }
@@ -197,28 +185,13 @@ impl<K: IoKind> Operation for IoOp<'_, K> {
 
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
         inherit_socket_timeout(&mut self.opts, cx);
-        let reg = match self.src.registration(cx) {
-            Ok(r) => r,
-            Err(e) => {
-                self.result = Some(Err(e));
-                return Processed::Complete;
-            }
-        };
-        let dir = self.kind.direction();
-        let ready = match dir {
-            Direction::Read => reg.readiness().readable,
-            Direction::Write => reg.readiness().writable,
-        };
-        if ready || cx.ops_greedy() {
-            match self.step(cx) {
-                Step::Finished => Processed::Complete,
-                Step::Waiting { .. } => Processed::Park,
-            }
-        } else if reg.park(dir, cx.park_token()) {
-            Processed::Park
-        } else {
-            self.result = Some(Err(busy(dir)));
-            Processed::Complete
+        if let Err(e) = self.src.registration(cx) {
+            self.result = Some(Err(e));
+            return Processed::Complete;
+        }
+        match self.step(cx) {
+            Step::Finished => Processed::Complete,
+            Step::Waiting { .. } => Processed::Park,
         }
     }
 

@@ -5,7 +5,8 @@ use std::fmt;
 use std::io::{self, IoSlice};
 
 use cogen_core::{
-    Direction, Event, OpContext, OpOptions, Operation, Outcome, Processed, RunStatus,
+    Direction, Event, IoAttempt as Attempt, OpContext, OpOptions, Operation, Outcome, Processed,
+    RunStatus, TryIo,
 };
 use socket2::{Domain, SockAddr, Socket, Type};
 
@@ -185,15 +186,14 @@ impl<T> Operation for Connect<T> {
     fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
         let Event::Io(_) = event else { return RunStatus::NotYet };
         let ConnectState::Connecting(src) = &self.state else { return RunStatus::NotYet };
-        match Self::check(src) {
-            None => {
-                if let Some(reg) = src.registered() {
-                    reg.clear_ready(Direction::Write);
-                    reg.park(Direction::Write, cx.park_token());
-                }
-                RunStatus::NotYet
-            }
-            Some(result) => {
+        let Some(reg) = src.registered() else { return RunStatus::NotYet };
+        let checked = reg.try_io(cx, Direction::Write, || match Self::check(src) {
+            None => Attempt::Blocked { progressed: false },
+            Some(result) => Attempt::Done(result),
+        });
+        match checked {
+            TryIo::Parked { .. } | TryIo::Busy { .. } | TryIo::Backoff(_) => RunStatus::NotYet,
+            TryIo::Done(result) => {
                 let state = std::mem::replace(&mut self.state, ConnectState::Taken);
                 if let ConnectState::Connecting(src) = state {
                     self.state = ConnectState::Done(result.map(|()| src));
