@@ -35,12 +35,14 @@ mod coroutine;
 mod dump;
 mod error;
 mod handle;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
 mod hang_up;
 mod id;
 mod local;
 mod local_waker;
 mod operation;
+#[cfg(miri)]
+mod poller_miri;
 mod priority;
 mod reactor;
 #[cfg(unix)]

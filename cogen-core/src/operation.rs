@@ -197,6 +197,8 @@ impl Default for OpOptions {
 ///     Event, OpContext, OpOptions, Operation, Outcome, Processed, RemoteWaker, RunStatus, Error,
 /// };
 ///
+/// // As every operation should be: dropping one unyielded does nothing, so say so.
+/// #[must_use = "an operation does nothing until it is yielded with yield_!"]
 /// #[derive(Debug, Default)]
 /// struct WaitForThread { opts: OpOptions, got: Option<u32> }
 ///
@@ -220,6 +222,7 @@ impl Default for OpOptions {
 ///     }
 /// }
 /// # let _ = mpsc::channel::<()>();
+/// # let _ = WaitForThread::default();
 /// ```
 pub trait Operation: fmt::Debug {
     /// The value the coroutine receives from `yield_!`.

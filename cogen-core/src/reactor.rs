@@ -28,13 +28,19 @@
 //! next timer, and passes no timeout at all when no timer is due. Remote wakes interrupt a wait
 //! through [`Poller::notify`].
 //!
-//! # Cost
+//! # Waiting
 //!
 //! polling 3.11 spends five system calls on a wait on Linux (`timerfd_settime`, `epoll_ctl` of
-//! its timerfd, `epoll_pwait`, a `read` of its eventfd, `epoll_ctl` of its notifier) where a bare
-//! `epoll_wait` is one. Waiting only when nothing is runnable makes that one wait per round
-//! trip at one connection and a small fraction of one per round trip under load: `echo_bench`
-//! figures are in `docs/benchmarks.md` ("Reactor on `polling`").
+//! its timerfd, `epoll_pwait`, a `read` of its eventfd, `epoll_ctl` of its notifier) where a
+//! bare `epoll_wait` is one; measured with `echo_bench`, that took a round trip at 50
+//! connections from 2.02 system calls to 2.10 (strace) and 2.19 (perf), and at one connection
+//! from 3 to 7. So on Linux the reactor waits with one `epoll_wait` on `polling`'s own epoll
+//! descriptor (`Poller` is `AsFd`) and reads our sources' events itself (their keys are ours;
+//! the readable and writable sets are `polling`'s). `polling`'s `wait` runs, with a zero
+//! timeout, only when one of `polling`'s own descriptors fired (its notifier, key
+//! `usize::MAX`): it resets the notifier, without which later [`Poller::notify`] calls would
+//! be swallowed. Registration, notification and every other platform stay `polling`'s.
+//! Figures in `docs/benchmarks.md` ("Reactor on `polling`").
 
 use std::cell::RefCell;
 use std::io;
@@ -44,9 +50,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use polling::{Event, Events, PollMode, Poller};
+use polling::{Event, PollMode};
+#[cfg(not(miri))]
+pub(crate) use polling::{Events, Poller};
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(miri)]
+pub(crate) use crate::poller_miri::{Events, Poller};
+
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
 use crate::hang_up::HangUpWatch;
 use crate::id::{Direction, ParkToken, Readiness};
 
@@ -61,6 +72,15 @@ const HANG_UP_KEY: usize = usize::MAX - 1;
 
 /// Events fetched per wait.
 const EVENTS_PER_POLL: NonZeroUsize = NonZeroUsize::new(1024).expect("non-zero");
+
+/// The key `polling` gives its own descriptors (notifier, timer) in its epoll instance; our
+/// keys are slab indices and [`HANG_UP_KEY`], never this.
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+const POLLING_KEY: usize = usize::MAX;
+
+/// The longest single direct wait (`epoll_wait` takes milliseconds as a C `int`).
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+const MAX_DIRECT_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// One registered descriptor's state.
 pub(crate) struct Source {
@@ -189,7 +209,7 @@ pub(crate) struct ReactorShared {
     pub(crate) edge: bool,
     pub(crate) sources: RefCell<SourceSlab>,
     /// Sources watched for their peer's FIN (Linux); see `hang_up.rs`.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
     pub(crate) hang_ups: RefCell<HangUpWatch>,
 }
 
@@ -203,7 +223,7 @@ impl ReactorShared {
     /// end of stream would be seen (oneshot re-arming sees it; edge-triggered needs the
     /// half-close watch).
     pub(crate) fn short_read_is_drained(&self) -> bool {
-        !self.edge || cfg!(any(target_os = "linux", target_os = "android"))
+        !self.edge || cfg!(all(any(target_os = "linux", target_os = "android"), not(miri)))
     }
 
     /// Arms a oneshot source again for the directions that have a parked operation (nothing if
@@ -229,6 +249,9 @@ impl ReactorShared {
 pub(crate) struct Reactor {
     pub(crate) shared: Rc<ReactorShared>,
     events: Events,
+    /// The direct wait's events (Linux; see [`Reactor::poll`]).
+    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+    raw: Vec<rustix::event::epoll::Event>,
     /// Loop steps run since the last poll (see [`EVENT_INTERVAL`]).
     steps: u32,
 }
@@ -237,7 +260,7 @@ impl Reactor {
     pub(crate) fn new() -> io::Result<Self> {
         let poller = Poller::new()?;
         let edge = poller.supports_edge();
-        #[cfg(any(target_os = "linux", target_os = "android"))]
+        #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
         let hang_ups = {
             let watch = HangUpWatch::new()?;
             // SAFETY: the watch's descriptor lives in `ReactorShared` beside the poller and is
@@ -256,10 +279,12 @@ impl Reactor {
                 poller: Arc::new(poller),
                 edge,
                 sources: RefCell::new(SourceSlab::default()),
-                #[cfg(any(target_os = "linux", target_os = "android"))]
+                #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
                 hang_ups,
             }),
             events: Events::with_capacity(EVENTS_PER_POLL),
+            #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+            raw: Vec::with_capacity(EVENTS_PER_POLL.get()),
             steps: 0,
         })
     }
@@ -289,6 +314,16 @@ impl Reactor {
         out: &mut Vec<(ParkToken, Readiness)>,
     ) -> io::Result<()> {
         self.steps = 0;
+        #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+        let timeout = {
+            // One `epoll_wait` on `polling`'s own epoll instance; `polling`'s `wait` (five
+            // system calls in 3.11) runs only when one of its own descriptors (the notifier)
+            // fired, to reset it. See the module doc ("Waiting").
+            if !self.wait_direct(timeout, out)? {
+                return Ok(());
+            }
+            Some(Duration::ZERO)
+        };
         self.events.clear();
         match self.shared.poller.wait(&mut self.events, timeout) {
             Ok(_) => {}
@@ -296,6 +331,80 @@ impl Reactor {
             Err(e) => return Err(e),
         }
         let mut sources = self.shared.sources.borrow_mut();
+        for ev in self.events.iter() {
+            let failed = ev.is_interrupt() || ev.is_err().unwrap_or(false);
+            let seen = Seen { readable: ev.readable, writable: ev.writable, failed };
+            self.shared.on_event(&mut sources, ev.key, seen, out)?;
+        }
+        Ok(())
+    }
+
+    /// Waits with one `epoll_wait` on the poller's epoll descriptor and handles the events of
+    /// our sources. True if `polling`'s own notifier fired: then `polling`'s `wait` must run
+    /// (with a zero timeout) to reset it, or later notifications would be swallowed.
+    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+    fn wait_direct(
+        &mut self,
+        timeout: Option<Duration>,
+        out: &mut Vec<(ParkToken, Readiness)>,
+    ) -> io::Result<bool> {
+        use rustix::event::epoll::{self, EventFlags};
+        use std::os::fd::AsFd;
+        // Longer waits are cut (the scheduler recomputes and waits again): `epoll_wait`
+        // refuses timeouts beyond `c_int::MAX` milliseconds on kernels before 5.11.
+        let timeout = timeout.map(|t| {
+            let t = t.min(MAX_DIRECT_WAIT);
+            rustix::time::Timespec { tv_sec: t.as_secs() as i64, tv_nsec: t.subsec_nanos().into() }
+        });
+        self.raw.clear();
+        let buffer = rustix::buffer::spare_capacity(&mut self.raw);
+        match epoll::wait(self.shared.poller.as_fd(), buffer, timeout.as_ref()) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        let mut polling_turn = false;
+        let mut sources = self.shared.sources.borrow_mut();
+        for ev in &self.raw {
+            // Keys were registered from a usize (by `polling` or by us).
+            let key = ev.data.u64() as usize;
+            if key == POLLING_KEY {
+                polling_turn = true;
+                continue;
+            }
+            // `polling`'s readable and writable sets (epoll.rs `read_flags`/`write_flags`).
+            let flags = ev.flags;
+            let failed = flags.intersects(EventFlags::HUP | EventFlags::ERR);
+            let seen = Seen {
+                readable: failed || flags.intersects(EventFlags::IN | EventFlags::PRI),
+                writable: failed || flags.contains(EventFlags::OUT),
+                failed,
+            };
+            self.shared.on_event(&mut sources, key, seen, out)?;
+        }
+        Ok(polling_turn)
+    }
+}
+
+/// What one event said about a source.
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    readable: bool,
+    writable: bool,
+    /// A hang-up (both directions) or an error.
+    failed: bool,
+}
+
+impl ReactorShared {
+    /// Applies one event: marks the source ready, queues the woken tokens, and re-arms a
+    /// oneshot source. The half-close watch's event drains the watch.
+    fn on_event(
+        &self,
+        sources: &mut SourceSlab,
+        key: usize,
+        seen: Seen,
+        out: &mut Vec<(ParkToken, Readiness)>,
+    ) -> io::Result<()> {
         let mut wake = |sources: &mut SourceSlab, key: usize, direction: Direction| {
             if let Some(t) = sources.make_ready(key, direction) {
                 let mut readiness = Readiness::default();
@@ -303,35 +412,32 @@ impl Reactor {
                 out.push((t, readiness));
             }
         };
-        for ev in self.events.iter() {
-            if ev.key == HANG_UP_KEY {
-                #[cfg(any(target_os = "linux", target_os = "android"))]
-                self.shared.hang_ups.borrow_mut().drain(|key| {
-                    // The peer's FIN: the end of stream is readable, and stays so.
-                    if let Some(src) = sources.get_mut(key) {
-                        src.ended = true;
-                    }
-                    wake(&mut sources, key, Direction::Read);
-                })?;
-                continue;
-            }
-            // An error or hang-up is reported as readiness in both directions, so that the
-            // parked operation retries and gets the error (or end of stream) from the OS.
-            let failed = ev.is_interrupt() || ev.is_err().unwrap_or(false);
-            if let Some(src) = sources.get_mut(ev.key) {
-                src.ended |= failed;
-            }
-            if ev.readable || failed {
-                wake(&mut sources, ev.key, Direction::Read);
-            }
-            if ev.writable || failed {
-                wake(&mut sources, ev.key, Direction::Write);
-            }
-            if let Some(src) = sources.get_mut(ev.key) {
-                // Oneshot: the event disarmed the source; arm it again for the side still
-                // parked, if any. A failure leaves that side to its timeout (nobody to tell).
-                let _ = self.shared.rearm(src, ev.key);
-            }
+        if key == HANG_UP_KEY {
+            #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+            self.hang_ups.borrow_mut().drain(|key| {
+                // The peer's FIN: the end of stream is readable, and stays so.
+                if let Some(src) = sources.get_mut(key) {
+                    src.ended = true;
+                }
+                wake(sources, key, Direction::Read);
+            })?;
+            return Ok(());
+        }
+        // An error or hang-up is reported as readiness in both directions, so that the
+        // parked operation retries and gets the error (or end of stream) from the OS.
+        if let Some(src) = sources.get_mut(key) {
+            src.ended |= seen.failed;
+        }
+        if seen.readable || seen.failed {
+            wake(sources, key, Direction::Read);
+        }
+        if seen.writable || seen.failed {
+            wake(sources, key, Direction::Write);
+        }
+        if let Some(src) = sources.get_mut(key) {
+            // Oneshot: the event disarmed the source; arm it again for the side still
+            // parked, if any. A failure leaves that side to its timeout (nobody to tell).
+            let _ = self.rearm(src, key);
         }
         Ok(())
     }
@@ -339,7 +445,7 @@ impl Reactor {
 
 impl Drop for ReactorShared {
     fn drop(&mut self) {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
+        #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
         {
             // Out of the poller before the watch's descriptor closes (the `add` contract).
             let _ = self.poller.delete(self.hang_ups.get_mut().as_fd());

@@ -111,7 +111,7 @@ impl IoRegistration {
             reactor.sources.borrow_mut().remove(key);
             return Err(e);
         }
-        #[cfg(any(target_os = "linux", target_os = "android"))]
+        #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
         {
             // SAFETY: `fd` is open (the caller's contract).
             let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -250,7 +250,7 @@ impl Drop for IoRegistration {
         let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
         // These can only fail if that invariant was broken; a destructor cannot report it.
         let _ = self.reactor.poller.delete(fd);
-        #[cfg(any(target_os = "linux", target_os = "android"))]
+        #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
         let _ = self.reactor.hang_ups.borrow().unwatch(fd);
         self.reactor.sources.borrow_mut().remove(self.key);
     }

@@ -4,9 +4,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use polling::Poller;
-
 use crate::id::ParkToken;
+use crate::reactor::Poller;
 
 /// State shared between a scheduler and its remote handles.
 pub(crate) struct RemoteShared {

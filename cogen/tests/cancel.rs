@@ -178,6 +178,7 @@ fn a_cancelled_putter_gives_its_queue_slot_back() -> Result<(), Error> {
 /// A coroutine parked in `accept` is cancelled: its listener is closed (a connect is refused)
 /// and its registration left the reactor (`run` ends).
 #[test]
+#[cfg_attr(miri, ignore = "socket I/O: under Miri the reactor registers no descriptors (README)")]
 fn a_cancelled_accept_closes_its_listener() -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind("127.0.0.1:0".parse()?)?;
     let addr: SocketAddr = listener.local_addr()?;

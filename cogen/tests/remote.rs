@@ -186,3 +186,45 @@ fn remote_wake_by_token_and_stale_tokens_are_ignored() -> Result<(), Error> {
     assert!(matches!(second, Err(Error::Timeout)), "the stale wake was ignored: {second:?}");
     Ok(())
 }
+
+#[coro]
+fn woken_again_and_again(tx: mpsc::Sender<ParkToken>, waits: usize) -> Vec<Result<(), Error>> {
+    let mut results = Vec::with_capacity(waits);
+    for _ in 0..waits {
+        // Nothing else is runnable and no other timer is due: the scheduler blocks in the
+        // reactor each time, and only the remote wake (or this timeout) can end the wait.
+        let op = ByToken { opts: OpOptions::default(), send_to: Some(tx.clone()) };
+        results.push(yield_!(op.timeout(Duration::from_secs(3))));
+    }
+    results
+}
+
+/// Each of several remote wakes in a row interrupts the blocked scheduler, not only the first:
+/// the reactor resets the poller's notifier after every notification (without that, later
+/// notifications are swallowed and each wait runs into its timeout).
+#[test]
+fn every_remote_wake_interrupts_a_blocked_wait_not_only_the_first() -> Result<(), Error> {
+    const WAITS: usize = 5;
+    let results = bounded(HANG_GUARD, || -> Result<_, Error> {
+        let (tx, rx) = mpsc::channel::<ParkToken>();
+        let mut s = slow_sched(Priority::Last)?;
+        let h = s.add(woken_again_and_again(tx, WAITS));
+        let remote = s.remote();
+        let waker = std::thread::spawn(move || {
+            while let Ok(token) = rx.recv_timeout(Duration::from_secs(10)) {
+                // Give the scheduler time to block in the reactor before the wake.
+                std::thread::sleep(Duration::from_millis(20));
+                remote.wake(token);
+            }
+        });
+        s.run()?;
+        drop(s);
+        let _ = waker.join();
+        h.take_result().transpose()?.ok_or(Error::Timeout)
+    })?;
+    assert_eq!(results.len(), WAITS);
+    for (i, r) in results.iter().enumerate() {
+        assert!(r.is_ok(), "wait {i} was not woken by its remote wake: {r:?}");
+    }
+    Ok(())
+}
