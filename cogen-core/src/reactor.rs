@@ -156,11 +156,13 @@ impl SourceSlab {
         Some(s)
     }
 
+    #[inline]
     pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut Source> {
         self.slots.get_mut(key)?.as_mut()
     }
 
     /// Parks `token` on `key` in `direction`.
+    #[inline]
     pub(crate) fn park(&mut self, key: usize, direction: Direction, token: ParkToken) -> Parked {
         let Some(src) = self.get_mut(key) else { return Parked::Refused };
         let slot = src.slot(direction);
@@ -187,13 +189,35 @@ impl SourceSlab {
         true
     }
 
-    /// Marks `key` ready in `direction` and takes the operation parked there, if any.
-    fn make_ready(&mut self, key: usize, direction: Direction) -> Option<ParkToken> {
-        let src = self.get_mut(key)?;
-        src.ready.set(direction, true);
-        let token = src.slot(direction).take();
-        self.waiting -= usize::from(token.is_some());
-        token
+    /// Marks `key` ready in the directions `seen` reports (both if it failed, which also marks
+    /// it ended) and takes the operations parked there, pushing their tokens to `out`. Returns
+    /// the source (to re-arm), if it is still registered.
+    #[inline(always)]
+    fn make_ready(
+        &mut self,
+        key: usize,
+        seen: Seen,
+        out: &mut Vec<(ParkToken, Readiness)>,
+    ) -> Option<&mut Source> {
+        let src = self.slots.get_mut(key)?.as_mut()?;
+        src.ended |= seen.failed;
+        let mut woken = 0;
+        if seen.readable || seen.failed {
+            src.ready.readable = true;
+            if let Some(t) = src.reader.take() {
+                out.push((t, Readiness { readable: true, writable: false }));
+                woken += 1;
+            }
+        }
+        if seen.writable || seen.failed {
+            src.ready.writable = true;
+            if let Some(t) = src.writer.take() {
+                out.push((t, Readiness { readable: false, writable: true }));
+                woken += 1;
+            }
+        }
+        self.waiting -= woken;
+        Some(src)
     }
 
     /// Parked readers and writers.
@@ -398,6 +422,7 @@ struct Seen {
 impl ReactorShared {
     /// Applies one event: marks the source ready, queues the woken tokens, and re-arms a
     /// oneshot source. The half-close watch's event drains the watch.
+    #[inline(always)]
     fn on_event(
         &self,
         sources: &mut SourceSlab,
@@ -405,36 +430,20 @@ impl ReactorShared {
         seen: Seen,
         out: &mut Vec<(ParkToken, Readiness)>,
     ) -> io::Result<()> {
-        let mut wake = |sources: &mut SourceSlab, key: usize, direction: Direction| {
-            if let Some(t) = sources.make_ready(key, direction) {
-                let mut readiness = Readiness::default();
-                readiness.set(direction, true);
-                out.push((t, readiness));
-            }
-        };
         if key == HANG_UP_KEY {
             #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
             self.hang_ups.borrow_mut().drain(|key| {
-                // The peer's FIN: the end of stream is readable, and stays so.
-                if let Some(src) = sources.get_mut(key) {
+                // The peer's FIN: the end of stream is readable, and stays so (`ended`).
+                let fin = Seen { readable: true, writable: false, failed: false };
+                if let Some(src) = sources.make_ready(key, fin, out) {
                     src.ended = true;
                 }
-                wake(sources, key, Direction::Read);
             })?;
             return Ok(());
         }
         // An error or hang-up is reported as readiness in both directions, so that the
         // parked operation retries and gets the error (or end of stream) from the OS.
-        if let Some(src) = sources.get_mut(key) {
-            src.ended |= seen.failed;
-        }
-        if seen.readable || seen.failed {
-            wake(sources, key, Direction::Read);
-        }
-        if seen.writable || seen.failed {
-            wake(sources, key, Direction::Write);
-        }
-        if let Some(src) = sources.get_mut(key) {
+        if let Some(src) = sources.make_ready(key, seen, out) {
             // Oneshot: the event disarmed the source; arm it again for the side still
             // parked, if any. A failure leaves that side to its timeout (nobody to tell).
             let _ = self.rearm(src, key);

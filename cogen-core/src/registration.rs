@@ -149,6 +149,7 @@ impl IoRegistration {
     ///     })
     /// }
     /// ```
+    #[inline(always)]
     pub fn try_io<T>(
         &self,
         cx: &OpContext<'_>,
@@ -182,6 +183,7 @@ impl IoRegistration {
         }
     }
 
+    #[inline(always)]
     fn park_for<T>(&self, direction: Direction, token: ParkToken, progressed: bool) -> TryIo<T> {
         if self.park(direction, token) {
             TryIo::Parked { progressed }
@@ -191,6 +193,7 @@ impl IoRegistration {
     }
 
     /// The cached readiness: the last edges seen, minus what was cleared since.
+    #[inline(always)]
     pub fn readiness(&self) -> Readiness {
         self.with(|s| s.ready).unwrap_or_default()
     }
@@ -207,6 +210,7 @@ impl IoRegistration {
     /// end of stream or the error), or a read's hidden end of stream could not be seen (an
     /// edge-triggered poller without a half-close watch: see the reactor's module doc).
     /// Returns true if the readiness was cleared (the caller should park).
+    #[inline]
     pub fn note_short_transfer(&self, direction: Direction) -> bool {
         if direction == Direction::Read && !self.reactor.short_read_is_drained() {
             return false;
@@ -223,6 +227,7 @@ impl IoRegistration {
 
     /// Parks `token` until the source is ready in `direction`. Returns false (and parks
     /// nothing) if another operation is already parked in that direction.
+    #[inline]
     pub fn park(&self, direction: Direction, token: ParkToken) -> bool {
         let parked = self.reactor.sources.borrow_mut().park(self.key, direction, token);
         if parked == Parked::New && !self.reactor.edge {
@@ -238,6 +243,7 @@ impl IoRegistration {
         self.reactor.sources.borrow_mut().unpark(self.key, direction, token);
     }
 
+    #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut Source) -> R) -> Option<R> {
         self.reactor.sources.borrow_mut().get_mut(self.key).map(f)
     }
