@@ -1,0 +1,214 @@
+//! The record layer's I/O: moving TLS records between a rustls connection and a non-blocking
+//! socket, and plaintext from rustls into the stream's read buffer.
+//!
+//! Every function here makes at most the system calls that can succeed now and reports
+//! `WouldBlock` otherwise; the operations in [`op`](super::op) park on that.
+
+use std::io::{self, IoSlice, Read, Write};
+
+use cogen_core::Direction;
+use rustls::Connection;
+use socket2::Socket;
+
+use crate::net::buffer::ReadBuffer;
+use crate::net::source::Source;
+
+/// Flags for `send`: no `SIGPIPE` when the peer is gone (an `EPIPE` error instead).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEND_FLAGS: libc::c_int = 0;
+
+/// Plaintext asked of rustls per step: one full TLS record.
+const PLAINTEXT_CHUNK: usize = 16 * 1024;
+
+/// The socket of one step of an operation, and whether its cached readiness may be trusted
+/// to skip a system call that would only say `WouldBlock`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct SockIo<'s> {
+    pub(crate) src: &'s Source,
+    /// Consult the cached readiness before a system call (the first try of an operation
+    /// without `ops_greedy`); after a wake-up the OS is asked directly.
+    pub(crate) check_ready: bool,
+}
+
+impl SockIo<'_> {
+    fn ready(&self, dir: Direction) -> bool {
+        if !self.check_ready {
+            return true;
+        }
+        match self.src.registered() {
+            Some(reg) => match dir {
+                Direction::Read => reg.readiness().readable,
+                Direction::Write => reg.readiness().writable,
+            },
+            None => true,
+        }
+    }
+
+    /// Reads TLS records from the socket into `conn`: `Ok(0)` at end of stream.
+    pub(crate) fn read_tls(&self, conn: &mut Connection) -> io::Result<usize> {
+        if !self.ready(Direction::Read) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut sock = SockReader(&self.src.sock);
+        retry(|| conn.read_tls(&mut sock))
+    }
+
+    /// Writes queued TLS records from `conn` to the socket: the number of bytes sent.
+    pub(crate) fn write_tls(&self, conn: &mut Connection) -> io::Result<usize> {
+        if !self.ready(Direction::Write) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut sock = SockWriter(&self.src.sock);
+        retry(|| conn.write_tls(&mut sock))
+    }
+}
+
+fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// `io::Read` over a borrowed socket.
+struct SockReader<'a>(&'a Socket);
+
+impl Read for SockReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+/// `io::Write` over a borrowed socket, with `MSG_NOSIGNAL` (a closed peer is `BrokenPipe`,
+/// never a `SIGPIPE`).
+struct SockWriter<'a>(&'a Socket);
+
+impl Write for SockWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send_with_flags(buf, SEND_FLAGS)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.0.send_vectored_with_flags(bufs, SEND_FLAGS)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What one step of a read gave.
+#[derive(Debug)]
+pub(crate) enum Fill {
+    /// Plaintext was appended to the read buffer.
+    Data,
+    /// The peer ended the stream with `close_notify`.
+    Eof,
+    /// Nothing more now; `progressed` if records arrived (an incomplete one).
+    Blocked { progressed: bool },
+    /// A failure: `UnexpectedEof` for a close without `close_notify` (truncation),
+    /// `InvalidData` for a protocol error, or the socket's error.
+    Failed(io::Error),
+}
+
+/// Appends plaintext to `rbuf`: what rustls already holds, else what the socket's next
+/// records decrypt to. Queued records (alerts, key updates) are flushed on the way when the
+/// socket takes them; a `WouldBlock` there is left to the next write.
+pub(crate) fn fill(conn: &mut Connection, rbuf: &mut ReadBuffer, io: &SockIo<'_>) -> Fill {
+    let mut progressed = false;
+    loop {
+        let room = rbuf.spare(PLAINTEXT_CHUNK);
+        let r = conn.reader().read(room);
+        rbuf.commit(PLAINTEXT_CHUNK, *r.as_ref().unwrap_or(&0));
+        match r {
+            Ok(0) => return Fill::Eof,
+            Ok(_) => return Fill::Data,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Fill::Failed(truncation(e)),
+        }
+        if conn.wants_write() {
+            let _ = io.write_tls(conn);
+        }
+        match io.read_tls(conn) {
+            Ok(0) => {
+                // rustls now knows the transport ended: the next `reader().read` says whether
+                // it was clean (close_notify seen) or a truncation.
+                return match conn.reader().read(rbuf.spare(PLAINTEXT_CHUNK)) {
+                    Ok(n) => {
+                        rbuf.commit(PLAINTEXT_CHUNK, n);
+                        if n == 0 { Fill::Eof } else { Fill::Data }
+                    }
+                    Err(e) => {
+                        rbuf.commit(PLAINTEXT_CHUNK, 0);
+                        Fill::Failed(truncation(e))
+                    }
+                };
+            }
+            Ok(_) => {
+                progressed = true;
+                if let Err(e) = conn.process_new_packets() {
+                    return Fill::Failed(protocol_error(conn, io, e));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Fill::Blocked { progressed };
+            }
+            Err(e) => return Fill::Failed(e),
+        }
+    }
+}
+
+/// The error for the end of the transport without `close_notify`.
+fn truncation(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::UnexpectedEof || e.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the peer closed the connection without a TLS close_notify (truncated)",
+        )
+    } else {
+        e
+    }
+}
+
+/// A rustls protocol error as `InvalidData`, after one try to send the alert rustls queued
+/// for the peer.
+pub(crate) fn protocol_error(
+    conn: &mut Connection,
+    io: &SockIo<'_>,
+    e: rustls::Error,
+) -> io::Error {
+    if conn.wants_write() {
+        let _ = io.write_tls(conn);
+    }
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// What flushing queued records gave.
+#[derive(Debug)]
+pub(crate) enum Flush {
+    /// Nothing is queued any more.
+    Done { progressed: bool },
+    /// The socket is full; `progressed` if some bytes went first.
+    Blocked { progressed: bool },
+    /// The socket's error (`BrokenPipe`, `ConnectionReset`, ...).
+    Failed(io::Error),
+}
+
+/// Sends every queued record the socket takes.
+pub(crate) fn flush(conn: &mut Connection, io: &SockIo<'_>) -> Flush {
+    let mut progressed = false;
+    while conn.wants_write() {
+        match io.write_tls(conn) {
+            Ok(0) => return Flush::Failed(io::ErrorKind::WriteZero.into()),
+            Ok(_) => progressed = true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Flush::Blocked { progressed };
+            }
+            Err(e) => return Flush::Failed(e),
+        }
+    }
+    Flush::Done { progressed }
+}
