@@ -10,7 +10,8 @@
 //! - [`TlsStream`]: `read`, `read_into`, `read_exact`, `read_line`, `write`, `write_all`,
 //!   `shutdown` (sends `close_notify`), with the timeouts, weak timeouts and cancellation of a
 //!   [`TcpStream`](crate::net::TcpStream); the ALPN protocol, peer certificates and SNI name.
-//! - [`certs_from_pem_file`] / [`private_key_from_pem_file`]: certificates and keys from PEM.
+//! - [`certs_from_pem_file`] / [`private_key_from_pem_file`] /
+//!   [`server_config_from_pem_files`]: certificates and keys from PEM.
 //!
 //! The crypto provider is `ring` (it builds with a C compiler and nothing else). The
 //! `rustls` and `rustls-pki-types` crates are re-exported as [`rustls`] and [`pki_types`],
@@ -39,7 +40,7 @@ pub use io::SockIo;
 pub use op::TlsOp;
 #[doc(hidden)]
 pub use op::{Step, TlsKind};
-pub use pem::{certs_from_pem_file, private_key_from_pem_file};
+pub use pem::{certs_from_pem_file, private_key_from_pem_file, server_config_from_pem_files};
 pub use rustls;
 pub use rustls_pki_types as pki_types;
 pub use stream::{Read, ReadExact, ReadInto, ReadLine, TlsShutdown, TlsStream, Write, WriteAll};

@@ -60,3 +60,31 @@ fn pem_error(path: &Path, e: rustls_pki_types::pem::Error) -> io::Error {
         e => io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())),
     }
 }
+
+/// A server configuration presenting the certificate chain and key of two PEM files, with
+/// no client authentication and rustls's default protocol versions and cipher suites (set
+/// `alpn_protocols` on the result as needed).
+///
+/// # Errors
+///
+/// As [`certs_from_pem_file`] and [`private_key_from_pem_file`]; `InvalidInput` if the key
+/// does not match the certificate or is of an unsupported type.
+///
+/// # Examples
+///
+/// ```
+/// let missing = cogen::tls::server_config_from_pem_files("/nonexistent/c.pem", "/nonexistent/k.pem");
+/// assert_eq!(missing.err().map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
+/// Ok::<(), std::io::Error>(())
+/// ```
+pub fn server_config_from_pem_files(
+    cert: impl AsRef<Path>,
+    key: impl AsRef<Path>,
+) -> io::Result<rustls::ServerConfig> {
+    let certs = certs_from_pem_file(cert)?;
+    let key = private_key_from_pem_file(key)?;
+    rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
