@@ -9,6 +9,7 @@ use std::net::{Shutdown, SocketAddr};
 use rustls::Connection;
 use rustls_pki_types::CertificateDer;
 
+use super::io::{SockIo, flush};
 use super::kinds::{
     ReadExactKind, ReadIntoKind, ReadKind, ReadLineKind, ShutdownKind, WriteAllKind, WriteKind,
 };
@@ -106,6 +107,24 @@ impl TlsStream {
     /// may have to wait for room in the socket.
     pub fn shutdown(&self, how: Shutdown) -> TlsShutdown<'_> {
         TlsOp::new(self, ShutdownKind { how, notified: false })
+    }
+
+    /// Shuts down without waiting, for places that cannot yield (a `Drop`, a last word
+    /// before a close): queues `close_notify` for the write side and sends it with whatever
+    /// else is queued if the socket takes it now, then shuts the socket down. Prefer the
+    /// [`shutdown`](Self::shutdown) operation, which waits for room.
+    ///
+    /// # Errors
+    ///
+    /// `shutdown(2)`'s error (`NotConnected`, ...); a `close_notify` the socket did not take
+    /// is dropped silently.
+    pub fn try_shutdown(&self, how: Shutdown) -> io::Result<()> {
+        if how != Shutdown::Read {
+            let mut conn = self.conn.borrow_mut();
+            conn.send_close_notify();
+            let _ = flush(&mut conn, &SockIo { src: &self.tcp.src, check_ready: false });
+        }
+        self.tcp.src.sock.shutdown(how)
     }
 
     /// The ALPN protocol both sides agreed on, if any (`b"http/1.1"`, ...).
