@@ -167,6 +167,8 @@ fn exact_server(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<()> 
 #[coro]
 fn exact_client(addr: SocketAddr, connector: TlsConnector) -> io::Result<()> {
     let tls = yield_!(connect(addr, connector, "localhost"))?;
+    yield_!(tls.readable())?;
+    assert_eq!(tls.buffered(), 0, "readable consumes nothing");
     assert_eq!(yield_!(tls.read_exact(10))?, b"0123456789");
     let err = yield_!(tls.read_exact(10)).err().map(|e| e.kind());
     assert_eq!(err, Some(io::ErrorKind::UnexpectedEof));

@@ -54,7 +54,9 @@ impl Conn {
             peer,
             cfg,
             date,
-            inbuf: RefCell::new(Vec::with_capacity(READ_CHUNK)),
+            // Allocated by the first read (over TLS, once data came): an idle connection
+            // holds none.
+            inbuf: RefCell::new(Vec::new()),
             start: Cell::new(0),
             end: Cell::new(0),
             out: RefCell::new(Vec::with_capacity(1024)),
@@ -123,6 +125,7 @@ pub(crate) fn fill(
     timeout: std::time::Duration,
     weak: bool,
 ) -> std::io::Result<usize> {
+    yield_!(stream::readable(&conn.stream, timeout, weak))?;
     let mut buf = conn.inbuf.borrow_mut();
     let (start, end) = (conn.start.get(), conn.end.get());
     if start > 0 && start > buf.len() / 2 {

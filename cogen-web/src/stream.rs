@@ -83,6 +83,24 @@ pub(crate) fn handshake(stream: &Stream, timeout: Duration) -> io::Result<()> {
     }
 }
 
+/// Waits, over TLS, until a read would complete at once, so that the caller allocates its
+/// buffer only then: an idle TLS connection holds no input buffer. A plain stream returns at
+/// once (its read parks by itself).
+#[cogen::coroutine]
+pub(crate) fn readable(stream: &Stream, timeout: Duration, weak: bool) -> io::Result<()> {
+    match stream {
+        Stream::Plain(_) => {
+            let _ = (timeout, weak);
+            Ok(())
+        }
+        #[cfg(feature = "tls")]
+        Stream::Tls(slot) => {
+            let tls = slot.tls.get().ok_or_else(not_established)?;
+            yield_!(tls.readable().timeout(timeout).weak_timeout(weak))
+        }
+    }
+}
+
 /// Reads into `buf`; 0 at end of stream.
 #[cogen::coroutine]
 pub(crate) fn read_into(

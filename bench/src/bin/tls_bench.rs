@@ -18,7 +18,8 @@
 //! (b) full handshakes per server CPU-second: `wrk -H 'Connection: close'`, a new connection
 //!     and handshake per request (wrk resumes no sessions);
 //! (c) memory per idle TLS connection: the server's `VmRSS` growth over 1,000 connections
-//!     that completed their handshake and sent nothing, divided by 1,000.
+//!     that completed their handshake and sent nothing, divided by 1,000, measured first,
+//!     on the fresh processes (heap freed by the load phases would hide the growth).
 //! Targets (issue 11): (a) >= 1.1x hyper's, (c) <= 0.5x tokio-rustls's; (b) informational.
 
 use std::io::{self, Read, Write};
@@ -53,7 +54,7 @@ impl Config {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         let quick = std::env::var_os("COGEN_BENCH_QUICK").is_some_and(|v| v != "0");
         let mut cfg = if quick {
-            Config { quick, rounds: 1, secs: 1, idle: 100 }
+            Config { quick, rounds: 1, secs: 1, idle: 1000 }
         } else {
             Config { quick, rounds: 3, secs: 5, idle: 1000 }
         };
@@ -242,6 +243,9 @@ fn run(cfg: &Config) -> io::Result<()> {
     for s in &servers {
         println!("{} server: pid {}, {}: {}", s.name, s.pid(), s.addr, probe(s.addr, &client)?);
     }
+    // First, on fresh processes: heap freed by the load phases would hide the growth.
+    let idle: Vec<f64> =
+        servers.iter().map(|s| idle_bytes(s, &client, cfg.idle)).collect::<io::Result<_>>()?;
     // [server][measure] -> per round (requests/s, requests/CPU-s)
     let mut runs: [[Vec<(f64, f64)>; 2]; 2] = Default::default();
     for round in 0..cfg.rounds {
@@ -252,8 +256,6 @@ fn run(cfg: &Config) -> io::Result<()> {
             }
         }
     }
-    let idle: Vec<f64> =
-        servers.iter().map(|s| idle_bytes(s, &client, cfg.idle)).collect::<io::Result<_>>()?;
     let col = |i: usize, m: usize, f: fn(&(f64, f64)) -> f64| -> Vec<f64> {
         runs[i][m].iter().map(f).collect()
     };

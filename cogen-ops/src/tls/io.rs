@@ -4,13 +4,12 @@
 //! Every function here makes at most the system calls that can succeed now and reports
 //! `WouldBlock` otherwise; the operations in [`op`](super::op) park on that.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, BufRead, IoSlice, Read, Write};
 
 use cogen_core::Direction;
 use rustls::Connection;
 use socket2::Socket;
 
-use crate::net::buffer::ReadBuffer;
 use crate::net::source::Source;
 
 /// Flags for `send`: no `SIGPIPE` when the peer is gone (an `EPIPE` error instead).
@@ -18,9 +17,6 @@ use crate::net::source::Source;
 const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 const SEND_FLAGS: libc::c_int = 0;
-
-/// Plaintext asked of rustls per step: one full TLS record.
-const PLAINTEXT_CHUNK: usize = 16 * 1024;
 
 /// The socket of one step of an operation, and whether its cached readiness may be trusted
 /// to skip a system call that would only say `WouldBlock`.
@@ -102,9 +98,9 @@ impl Write for SockWriter<'_> {
 
 /// What one step of a read gave.
 #[derive(Debug)]
-pub(crate) enum Fill {
-    /// Plaintext was appended to the read buffer.
-    Data,
+pub(crate) enum Plain<T> {
+    /// Plaintext was handed to the caller's closure, which gave this.
+    Got(T),
     /// The peer ended the stream with `close_notify`.
     Eof,
     /// Nothing more now; `progressed` if records arrived (an incomplete one).
@@ -114,49 +110,47 @@ pub(crate) enum Fill {
     Failed(io::Error),
 }
 
-/// Appends plaintext to `rbuf`: what rustls already holds, else what the socket's next
-/// records decrypt to. Queued records (alerts, key updates) are flushed on the way when the
-/// socket takes them; a `WouldBlock` there is left to the next write.
-pub(crate) fn fill(conn: &mut Connection, rbuf: &mut ReadBuffer, io: &SockIo<'_>) -> Fill {
+/// Hands the first chunk of plaintext to `take` (which returns how much of it it consumed,
+/// and its result): what rustls already holds, else what the socket's next records decrypt
+/// to. No buffer of ours is involved, so a parked read holds none. Queued records (alerts,
+/// key updates) are flushed on the way when the socket takes them; a `WouldBlock` there is
+/// left to the next write.
+pub(crate) fn with_plaintext<T>(
+    conn: &mut Connection,
+    io: &SockIo<'_>,
+    take: impl FnOnce(&[u8]) -> (usize, T),
+) -> Plain<T> {
     let mut progressed = false;
+    let mut eof = false;
     loop {
-        let room = rbuf.spare(PLAINTEXT_CHUNK);
-        let r = conn.reader().read(room);
-        rbuf.commit(PLAINTEXT_CHUNK, *r.as_ref().unwrap_or(&0));
-        match r {
-            Ok(0) => return Fill::Eof,
-            Ok(_) => return Fill::Data,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Fill::Failed(truncation(e)),
+        let mut reader = conn.reader();
+        match reader.fill_buf() {
+            Ok([]) => return Plain::Eof,
+            Ok(chunk) => {
+                let (used, out) = take(chunk);
+                reader.consume(used);
+                return Plain::Got(out);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !eof => {}
+            Err(e) => return Plain::Failed(truncation(e)),
         }
         if conn.wants_write() {
             let _ = io.write_tls(conn);
         }
         match io.read_tls(conn) {
-            Ok(0) => {
-                // rustls now knows the transport ended: the next `reader().read` says whether
-                // it was clean (close_notify seen) or a truncation.
-                return match conn.reader().read(rbuf.spare(PLAINTEXT_CHUNK)) {
-                    Ok(n) => {
-                        rbuf.commit(PLAINTEXT_CHUNK, n);
-                        if n == 0 { Fill::Eof } else { Fill::Data }
-                    }
-                    Err(e) => {
-                        rbuf.commit(PLAINTEXT_CHUNK, 0);
-                        Fill::Failed(truncation(e))
-                    }
-                };
-            }
+            // rustls now knows the transport ended: the next look says whether it was clean
+            // (close_notify seen) or a truncation.
+            Ok(0) => eof = true,
             Ok(_) => {
                 progressed = true;
                 if let Err(e) = conn.process_new_packets() {
-                    return Fill::Failed(protocol_error(conn, io, e));
+                    return Plain::Failed(protocol_error(conn, io, e));
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Fill::Blocked { progressed };
+                return Plain::Blocked { progressed };
             }
-            Err(e) => return Fill::Failed(e),
+            Err(e) => return Plain::Failed(e),
         }
     }
 }

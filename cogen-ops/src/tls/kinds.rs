@@ -7,25 +7,41 @@ use std::net::Shutdown;
 
 use cogen_core::Direction;
 
-use super::io::{Fill, Flush, SockIo, fill, flush};
+use std::convert::Infallible;
+
+use super::io::{Flush, Plain, SockIo, flush, with_plaintext};
 use super::op::{Step, TlsKind};
 use super::stream::TlsStream;
 
-/// One step of getting more plaintext into the stream's buffer, as a [`Step`] for the
-/// blocked and failed cases; `Ok(true)` for data, `Ok(false)` at a clean end of stream.
-fn more(tls: &TlsStream, io: &SockIo<'_>) -> Result<bool, Step<std::convert::Infallible>> {
-    let mut conn = tls.conn.borrow_mut();
-    let mut rbuf = tls.rbuf.borrow_mut();
-    match fill(&mut conn, &mut rbuf, io) {
-        Fill::Data => Ok(true),
-        Fill::Eof => Ok(false),
-        Fill::Blocked { progressed } => Err(Step::Blocked { dir: Direction::Read, progressed }),
-        Fill::Failed(e) => Err(Step::Done(Err(e))),
+/// One step of reading: `take` gets the first chunk of plaintext (see
+/// [`with_plaintext`]); `Ok(None)` at a clean end of stream; the blocked or failed step
+/// otherwise.
+fn plaintext<T>(
+    tls: &TlsStream,
+    io: &SockIo<'_>,
+    take: impl FnOnce(&[u8]) -> (usize, T),
+) -> Result<Option<T>, Step<Infallible>> {
+    match with_plaintext(&mut tls.conn.borrow_mut(), io, take) {
+        Plain::Got(t) => Ok(Some(t)),
+        Plain::Eof => Ok(None),
+        Plain::Blocked { progressed } => Err(Step::Blocked { dir: Direction::Read, progressed }),
+        Plain::Failed(e) => Err(Step::Done(Err(e))),
     }
 }
 
+/// Appends the next chunk of plaintext to the stream's buffer: `Ok(true)` for data,
+/// `Ok(false)` at a clean end of stream.
+fn more(tls: &TlsStream, io: &SockIo<'_>) -> Result<bool, Step<Infallible>> {
+    let got = plaintext(tls, io, |chunk| {
+        let mut rbuf = tls.rbuf.borrow_mut();
+        rbuf.spare(chunk.len()).copy_from_slice(chunk);
+        (chunk.len(), ())
+    })?;
+    Ok(got.is_some())
+}
+
 /// Re-types a blocked or failed step.
-fn cast<T>(step: Step<std::convert::Infallible>) -> Step<T> {
+fn cast<T>(step: Step<Infallible>) -> Step<T> {
     match step {
         Step::Blocked { dir, progressed } => Step::Blocked { dir, progressed },
         Step::Done(Err(e)) => Step::Done(Err(e)),
@@ -44,15 +60,19 @@ impl TlsKind for ReadKind {
         if self.max == 0 || !tls.rbuf.borrow().is_empty() {
             return Step::Done(Ok(tls.rbuf.borrow_mut().take(self.max)));
         }
-        match more(tls, io) {
-            Ok(_) => Step::Done(Ok(tls.rbuf.borrow_mut().take(self.max))),
+        let max = self.max;
+        match plaintext(tls, io, |chunk| {
+            let n = chunk.len().min(max);
+            (n, chunk[..n].to_vec())
+        }) {
+            Ok(got) => Step::Done(Ok(got.unwrap_or_default())),
             Err(step) => cast(step),
         }
     }
 }
 
-/// `read_into(&mut buf)`: plaintext into a prefix of the caller's buffer; 0 at a clean end
-/// of stream.
+/// `read_into(&mut buf)`: plaintext into a prefix of the caller's buffer, copied once from
+/// rustls; 0 at a clean end of stream.
 #[derive(Debug)]
 pub struct ReadIntoKind<'b> {
     pub(crate) buf: &'b mut [u8],
@@ -64,8 +84,31 @@ impl TlsKind for ReadIntoKind<'_> {
         if self.buf.is_empty() || !tls.rbuf.borrow().is_empty() {
             return Step::Done(Ok(tls.rbuf.borrow_mut().take_into(self.buf)));
         }
-        match more(tls, io) {
-            Ok(_) => Step::Done(Ok(tls.rbuf.borrow_mut().take_into(self.buf))),
+        let buf = &mut *self.buf;
+        match plaintext(tls, io, |chunk| {
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            (n, n)
+        }) {
+            Ok(got) => Step::Done(Ok(got.unwrap_or(0))),
+            Err(step) => cast(step),
+        }
+    }
+}
+
+/// `readable()`: waits until plaintext is buffered (or the stream ended), consuming
+/// nothing.
+#[derive(Debug)]
+pub struct ReadableKind;
+
+impl TlsKind for ReadableKind {
+    type Output = ();
+    fn attempt(&mut self, tls: &TlsStream, io: &SockIo<'_>) -> Step<()> {
+        if !tls.rbuf.borrow().is_empty() {
+            return Step::Done(Ok(()));
+        }
+        match plaintext(tls, io, |_| (0, ())) {
+            Ok(_) => Step::Done(Ok(())),
             Err(step) => cast(step),
         }
     }

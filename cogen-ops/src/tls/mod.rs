@@ -43,4 +43,6 @@ pub use op::{Step, TlsKind};
 pub use pem::{certs_from_pem_file, private_key_from_pem_file, server_config_from_pem_files};
 pub use rustls;
 pub use rustls_pki_types as pki_types;
-pub use stream::{Read, ReadExact, ReadInto, ReadLine, TlsShutdown, TlsStream, Write, WriteAll};
+pub use stream::{
+    Read, ReadExact, ReadInto, ReadLine, Readable, TlsShutdown, TlsStream, Write, WriteAll,
+};

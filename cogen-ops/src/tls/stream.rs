@@ -11,7 +11,8 @@ use rustls_pki_types::CertificateDer;
 
 use super::io::{SockIo, flush};
 use super::kinds::{
-    ReadExactKind, ReadIntoKind, ReadKind, ReadLineKind, ShutdownKind, WriteAllKind, WriteKind,
+    ReadExactKind, ReadIntoKind, ReadKind, ReadLineKind, ReadableKind, ShutdownKind, WriteAllKind,
+    WriteKind,
 };
 use super::op::TlsOp;
 use crate::net::TcpStream;
@@ -25,6 +26,8 @@ pub type ReadInto<'a, 'b> = TlsOp<'a, ReadIntoKind<'b>>;
 pub type ReadExact<'a> = TlsOp<'a, ReadExactKind>;
 /// `tls.read_line(max)`: one line (with its `\n`), at most `max` bytes.
 pub type ReadLine<'a> = TlsOp<'a, ReadLineKind>;
+/// `tls.readable()`: until plaintext is buffered or the stream ended; consumes nothing.
+pub type Readable<'a> = TlsOp<'a, ReadableKind>;
 /// `tls.write(data)`: one batch of records; the number of plaintext bytes they carry.
 pub type Write<'a, 'b> = TlsOp<'a, WriteKind<'b>>;
 /// `tls.write_all(data)`: every byte; the total.
@@ -87,6 +90,18 @@ impl TlsStream {
     /// clean end of stream, the unterminated rest; then empty.
     pub fn read_line(&self, max: usize) -> ReadLine<'_> {
         TlsOp::new(self, ReadLineKind { max })
+    }
+
+    /// Waits until a read would complete at once: plaintext is buffered, or the stream
+    /// ended (the read then says how). It consumes nothing, and, unlike a parked
+    /// `read_into`, holds no buffer of the caller's while it waits: a server with many idle
+    /// connections can allocate each one's buffer only once data came.
+    ///
+    /// # Errors
+    ///
+    /// As the reads: `TimedOut`, a socket error, `InvalidData` for a protocol error.
+    pub fn readable(&self) -> Readable<'_> {
+        TlsOp::new(self, ReadableKind)
     }
 
     /// One batch of records (up to rustls's send-buffer limit, 64 KiB by default): the number
