@@ -205,7 +205,7 @@ impl Handshake {
     fn drive(&mut self, cx: &mut OpContext<'_>, check_ready: bool) -> Drive<()> {
         let Some(Ok(tls)) = &self.stream else { return Drive::Finished(Ok(())) };
         let src = &tls.tcp.src;
-        let io = SockIo { src, check_ready: check_ready && !cx.ops_greedy() };
+        let io = SockIo::new(src, check_ready && !cx.ops_greedy());
         let step = advance(&mut tls.conn.borrow_mut(), &io);
         match settle(step, src, &mut self.parked, cx) {
             Drive::Finished(Ok(())) => Drive::Finished(Ok(())),

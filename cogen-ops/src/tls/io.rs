@@ -27,10 +27,21 @@ pub struct SockIo<'s> {
     /// Consult the cached readiness before a system call (the first try of an operation
     /// without `ops_greedy`); after a wake-up the OS is asked directly.
     pub(crate) check_ready: bool,
+    /// A transfer in this direction moved fewer bytes than asked during this step: the
+    /// socket is drained (edge-triggered), so the next call would only say `WouldBlock`.
+    pub(crate) drained: std::cell::Cell<[bool; 2]>,
 }
 
-impl SockIo<'_> {
+impl<'s> SockIo<'s> {
+    /// The socket of one step.
+    pub(crate) fn new(src: &'s Source, check_ready: bool) -> Self {
+        SockIo { src, check_ready, drained: Default::default() }
+    }
+
     fn ready(&self, dir: Direction) -> bool {
+        if self.drained.get()[dir as usize] {
+            return false;
+        }
         if !self.check_ready {
             return true;
         }
@@ -48,8 +59,12 @@ impl SockIo<'_> {
         if !self.ready(Direction::Read) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let mut sock = SockReader(&self.src.sock);
-        retry(|| conn.read_tls(&mut sock))
+        let mut sock = SockReader { sock: &self.src.sock, short: false };
+        let n = retry(|| conn.read_tls(&mut sock))?;
+        if n > 0 && sock.short {
+            self.note_drained(Direction::Read);
+        }
+        Ok(n)
     }
 
     /// Writes queued TLS records from `conn` to the socket: the number of bytes sent.
@@ -57,8 +72,23 @@ impl SockIo<'_> {
         if !self.ready(Direction::Write) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let mut sock = SockWriter(&self.src.sock);
-        retry(|| conn.write_tls(&mut sock))
+        let mut sock = SockWriter { sock: &self.src.sock, short: false };
+        let n = retry(|| conn.write_tls(&mut sock))?;
+        if sock.short {
+            self.note_drained(Direction::Write);
+        }
+        Ok(n)
+    }
+
+    /// Records a short transfer: the rest of this step skips the system call that would
+    /// only say `WouldBlock`, and so does the next operation (the registration's readiness is
+    /// cleared), unless the peer hung up (then the OS must be asked, to report it).
+    fn note_drained(&self, dir: Direction) {
+        if self.src.registered().is_some_and(|reg| reg.note_short_transfer(dir)) {
+            let mut d = self.drained.get();
+            d[dir as usize] = true;
+            self.drained.set(d);
+        }
     }
 }
 
@@ -71,25 +101,38 @@ fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     }
 }
 
-/// `io::Read` over a borrowed socket.
-struct SockReader<'a>(&'a Socket);
+/// `io::Read` over a borrowed socket, noting a short read.
+struct SockReader<'a> {
+    sock: &'a Socket,
+    short: bool,
+}
 
 impl Read for SockReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
+        let n = (&*self.sock).read(buf)?;
+        self.short = n < buf.len();
+        Ok(n)
     }
 }
 
 /// `io::Write` over a borrowed socket, with `MSG_NOSIGNAL` (a closed peer is `BrokenPipe`,
 /// never a `SIGPIPE`).
-struct SockWriter<'a>(&'a Socket);
+/// Notes a short write.
+struct SockWriter<'a> {
+    sock: &'a Socket,
+    short: bool,
+}
 
 impl Write for SockWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.send_with_flags(buf, SEND_FLAGS)
+        let n = self.sock.send_with_flags(buf, SEND_FLAGS)?;
+        self.short = n < buf.len();
+        Ok(n)
     }
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.0.send_vectored_with_flags(bufs, SEND_FLAGS)
+        let n = self.sock.send_vectored_with_flags(bufs, SEND_FLAGS)?;
+        self.short = n < bufs.iter().map(|b| b.len()).sum::<usize>();
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

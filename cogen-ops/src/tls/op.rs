@@ -128,7 +128,7 @@ impl<'a, K: TlsKind> TlsOp<'a, K> {
 
     fn drive(&mut self, cx: &mut OpContext<'_>, check_ready: bool) -> Drive<()> {
         let src = &self.tls.tcp.src;
-        let io = SockIo { src, check_ready: check_ready && !cx.ops_greedy() };
+        let io = SockIo::new(src, check_ready && !cx.ops_greedy());
         let step = self.kind.attempt(self.tls, &io);
         match settle(step, src, &mut self.parked, cx) {
             Drive::Finished(r) => {

@@ -137,7 +137,7 @@ impl TlsStream {
         if how != Shutdown::Read {
             let mut conn = self.conn.borrow_mut();
             conn.send_close_notify();
-            let _ = flush(&mut conn, &SockIo { src: &self.tcp.src, check_ready: false });
+            let _ = flush(&mut conn, &SockIo::new(&self.tcp.src, false));
         }
         self.tcp.src.sock.shutdown(how)
     }
