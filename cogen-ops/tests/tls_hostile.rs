@@ -153,6 +153,7 @@ fn hostile_clients_end_cleanly_and_the_server_goes_on() -> io::Result<()> {
     run(&mut sched)?;
     client.join().map_err(|_| io::Error::other("the clients panicked"))??;
     result(&s)?;
+    assert!(sched.is_empty(), "coroutines left behind");
     drop(sched);
 
     let kinds: Vec<_> =
