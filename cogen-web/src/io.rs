@@ -125,7 +125,10 @@ pub(crate) fn fill(
     timeout: std::time::Duration,
     weak: bool,
 ) -> std::io::Result<usize> {
-    yield_!(stream::readable(&conn.stream, timeout, weak))?;
+    if conn.inbuf.borrow().is_empty() {
+        // The first read allocates the buffer: over TLS, only once data came.
+        yield_!(stream::readable(&conn.stream, timeout, weak))?;
+    }
     let mut buf = conn.inbuf.borrow_mut();
     let (start, end) = (conn.start.get(), conn.end.get());
     if start > 0 && start > buf.len() / 2 {

@@ -101,6 +101,35 @@ fn a_client_that_never_starts_the_handshake_is_cut_off() -> io::Result<()> {
 }
 
 #[test]
+fn a_trickled_client_hello_is_cut_off_at_the_header_timeout() -> io::Result<()> {
+    let certs = CertFiles::new()?;
+    let server = Running::start(&certs, config())?;
+    // The first bytes of a TLS record holding a ClientHello, one every 50 ms: each byte is
+    // progress, but the handshake's deadline is strong.
+    let mut slow = TcpStream::connect(server.addr)?;
+    slow.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let t0 = Instant::now();
+    let mut cut = false;
+    for b in
+        [0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03].iter().cycle().take(40)
+    {
+        if slow.write_all(&[*b]).is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        if t0.elapsed() > HEADER_TIMEOUT * 4 {
+            break;
+        }
+    }
+    // The server closed with our bytes unread, so its kernel answered the next ones with a
+    // reset: the writes fail from shortly after the deadline on.
+    assert!(cut, "the trickling client was not cut off within {:?}", HEADER_TIMEOUT * 4);
+    assert!(t0.elapsed() >= HEADER_TIMEOUT, "cut off before the header timeout");
+    server.stop(Duration::from_secs(1))
+}
+
+#[test]
 fn a_trickled_head_after_the_handshake_gets_408() -> io::Result<()> {
     let certs = CertFiles::new()?;
     let server = Running::start(&certs, config())?;
