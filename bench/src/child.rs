@@ -78,7 +78,11 @@ impl Server {
         server._stdout = stdout;
         server.addr = line
             .split_whitespace()
-            .map(|word| word.trim_start_matches("http://").trim_end_matches('/'))
+            .map(|word| {
+                word.trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+            })
             .find_map(|word| word.parse().ok())
             .ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidData, format!("no address in {line:?}"))

@@ -4,11 +4,15 @@
 //! - [`events`]: [`Sleep`], [`Signal`], [`WaitForSignal`], [`Spawn`], [`Join`], [`Cancel`], [`Pass`].
 //! - [`net`]: TCP, UDP and Unix sockets.
 //! - [`queue`]: [`Queue`] and [`PubSub`] for coroutines.
+//! - `tls` (feature `tls`): TLS streams on rustls, whose handshake, reads and writes are
+//!   operations.
 #![deny(missing_docs)]
 
 pub mod events;
 pub mod net;
 pub mod queue;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use events::{Cancel, Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
 pub use queue::{PubSub, Queue, Subscriber};

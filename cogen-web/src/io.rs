@@ -6,8 +6,6 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use cogen::net::TcpStream;
-use cogen::prelude::*;
 use http::{Method, Version};
 
 use crate::config::Config;
@@ -15,13 +13,14 @@ use crate::date::DateCache;
 use crate::decode::ChunkedDecoder;
 use crate::framing::Framing;
 use crate::parse::{Head, RawHeaders};
+use crate::stream::{self, Stream};
 
 /// Bytes asked of the OS per read.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// One connection, shared by its loop, the request and the response writer.
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     pub(crate) peer: SocketAddr,
     pub(crate) cfg: Rc<Config>,
     date: Rc<DateCache>,
@@ -43,7 +42,7 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub(crate) fn new(
-        stream: TcpStream,
+        stream: Stream,
         peer: SocketAddr,
         cfg: Rc<Config>,
         date: Rc<DateCache>,
@@ -55,7 +54,9 @@ impl Conn {
             peer,
             cfg,
             date,
-            inbuf: RefCell::new(Vec::with_capacity(READ_CHUNK)),
+            // Allocated by the first read (over TLS, once data came): an idle connection
+            // holds none.
+            inbuf: RefCell::new(Vec::new()),
             start: Cell::new(0),
             end: Cell::new(0),
             out: RefCell::new(Vec::with_capacity(1024)),
@@ -124,6 +125,10 @@ pub(crate) fn fill(
     timeout: std::time::Duration,
     weak: bool,
 ) -> std::io::Result<usize> {
+    if conn.inbuf.borrow().is_empty() {
+        // The first read allocates the buffer: over TLS, only once data came.
+        yield_!(stream::readable(&conn.stream, timeout, weak))?;
+    }
     let mut buf = conn.inbuf.borrow_mut();
     let (start, end) = (conn.start.get(), conn.end.get());
     if start > 0 && start > buf.len() / 2 {
@@ -136,9 +141,8 @@ pub(crate) fn fill(
     if buf.len() < end + READ_CHUNK {
         buf.resize(end + READ_CHUNK, 0); // zeroed once, when the buffer grows
     }
-    let read = yield_!(
-        conn.stream.read_into(&mut buf[end..end + READ_CHUNK]).timeout(timeout).weak_timeout(weak)
-    );
+    let read =
+        yield_!(stream::read_into(&conn.stream, &mut buf[end..end + READ_CHUNK], timeout, weak));
     conn.end.set(end + *read.as_ref().unwrap_or(&0));
     read
 }
@@ -150,7 +154,7 @@ pub(crate) fn flush(conn: &Conn) -> std::io::Result<()> {
     if out.is_empty() {
         return Ok(());
     }
-    let sent = yield_!(conn.stream.write_all(&out));
+    let sent = yield_!(stream::write_all(&conn.stream, &out));
     let mut out = out;
     out.clear();
     let mut slot = conn.out.borrow_mut();

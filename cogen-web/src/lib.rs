@@ -47,6 +47,7 @@ mod response;
 mod server;
 mod shutdown;
 mod static_files;
+mod stream;
 
 pub use config::Config;
 pub use error::{Error, ProtocolError};

@@ -81,7 +81,7 @@ impl ResponseWriter {
     }
 
     /// Sends `len` bytes of `file` from `offset` as the body (zero-copy `sendfile(2)` on
-    /// Linux), with `status` and `headers`; `content-length` is set to `len`. For `HEAD`, the
+    /// Linux; over TLS, read and encrypted in bounded chunks), with `status` and `headers`; `content-length` is set to `len`. For `HEAD`, the
     /// head only.
     ///
     /// # Errors
@@ -113,7 +113,7 @@ impl ResponseWriter {
         if head_only || len == 0 {
             return Ok(());
         }
-        let sent = yield_!(self.conn.stream.sendfile(file, offset, len))?;
+        let sent = yield_!(crate::stream::send_file(&self.conn.stream, file, offset, len))?;
         if sent < len {
             self.conn.state.borrow_mut().disable_keep_alive();
             return Err(Error::Io(std::io::Error::new(

@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::handler::Handler;
 use crate::io::Conn;
 use crate::shutdown::{GetLocalWaker, ShutdownHandle, WaitShutdown};
+use crate::stream::{Stream, handshake};
 
 /// The listen backlog: connections the kernel has completed and `accept` not yet taken.
 /// 2048 absorbs a burst of connects while every connection slot is taken (the others wait
@@ -51,6 +52,9 @@ pub struct Server<H> {
     config: Rc<Config>,
     shutdown: ShutdownHandle,
     on_error: Option<ErrorHook>,
+    /// HTTPS: each connection's TLS handshake comes first.
+    #[cfg(feature = "tls")]
+    tls: Option<cogen::tls::TlsAcceptor>,
 }
 
 /// Called when a connection ends with an error.
@@ -87,7 +91,42 @@ impl<H: Handler> Server<H> {
             config: Rc::new(config),
             shutdown: ShutdownHandle::new(),
             on_error: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Serves HTTPS with `config` (its certificate and key, versions and cipher suites):
+    /// every connection starts with a TLS handshake, bounded by the header timeout (a strong
+    /// deadline: a client that connects and says nothing, or trickles its ClientHello, is cut
+    /// off), and counts against `max_connections` from its accept. ALPN offers `http/1.1`
+    /// alone, whatever `config` had. Handlers, limits, timeouts and graceful shutdown are the
+    /// plain server's; files go through TLS in bounded chunks instead of `sendfile`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use cogen::prelude::*;
+    /// # use cogen_web::{Error, Request, ResponseWriter, Server};
+    /// # #[coro]
+    /// # fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    /// #     yield_!(res.send(http::Response::new("hi")))
+    /// # }
+    /// let config = cogen::tls::server_config_from_pem_files("cert.pem", "key.pem")?;
+    /// let server = Server::bind("127.0.0.1:8443".parse().map_err(std::io::Error::other)?, hello)?
+    ///     .tls(Arc::new(config));
+    /// let mut sched = Scheduler::new();
+    /// sched.add(server.serve());
+    /// sched.run().map_err(std::io::Error::other)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: std::sync::Arc<cogen::tls::rustls::ServerConfig>) -> Self {
+        let mut config = std::sync::Arc::unwrap_or_clone(config);
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        self.tls = Some(cogen::tls::TlsAcceptor::new(std::sync::Arc::new(config)));
+        self
     }
 
     /// Listens to `handle` for graceful shutdown instead of a handle of its own: one handle
@@ -147,13 +186,19 @@ impl<H: Handler> Server<H> {
     /// retries): the listener is closed, connections already accepted go on.
     #[cogen::coroutine]
     pub fn serve(self) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        let Server { listener, handler, config, shutdown, on_error, tls } = self;
+        #[cfg(not(feature = "tls"))]
         let Server { listener, handler, config, shutdown, on_error } = self;
+        #[cfg(not(feature = "tls"))]
+        let tls = NoTls;
         let live = Rc::new(Live::new(config.max_connections.max(1), on_error));
         let stops: Queue<Stop> = Queue::unbounded();
         let acceptor = yield_!(Spawn::new(accept_loop(
             listener,
             handler,
             config,
+            tls,
             Rc::clone(&live),
             stops.clone()
         )));
@@ -172,6 +217,26 @@ impl<H: Handler> Server<H> {
             Err(_) => Ok(()), // the queue is never closed
         }
     }
+}
+
+/// The TLS acceptor of a server built without the `tls` feature: there is none.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Copy)]
+struct NoTls;
+
+#[cfg(feature = "tls")]
+type Acceptor = Option<cogen::tls::TlsAcceptor>;
+#[cfg(not(feature = "tls"))]
+type Acceptor = NoTls;
+
+/// The stream of an accepted connection: TLS when the server has an acceptor.
+fn wrap(tcp: cogen::net::TcpStream, tls: &Acceptor) -> Stream {
+    #[cfg(feature = "tls")]
+    if let Some(acceptor) = tls {
+        return Stream::tls(tcp, acceptor.clone());
+    }
+    let _ = tls;
+    Stream::Plain(tcp)
 }
 
 /// Why `serve` stops.
@@ -240,6 +305,7 @@ fn accept_loop<H: Handler>(
     listener: TcpListener,
     handler: Rc<H>,
     config: Rc<Config>,
+    tls: Acceptor,
     live: Rc<Live>,
     stops: Queue<Stop>,
 ) {
@@ -258,7 +324,7 @@ fn accept_loop<H: Handler>(
         };
         let _ = stream.set_nodelay(true);
         let conn = Rc::new(Conn::new(
-            stream,
+            wrap(stream, &tls),
             peer,
             Rc::clone(&config),
             Rc::clone(&date),
@@ -322,7 +388,15 @@ impl Drop for SlotGuard {
 #[cogen::coroutine]
 fn connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>, slot: SlotGuard) -> Result<(), Error> {
     let peer = conn.peer;
-    let served = yield_!(serve_connection(conn, handler));
+    // The TLS handshake (if any) counts as idle time: a shutdown closes such a connection at
+    // once, like one waiting for its first byte.
+    conn.set_idle(true);
+    let shaken = yield_!(handshake(&conn.stream, conn.cfg.header_timeout));
+    conn.set_idle(false);
+    let served = match shaken {
+        Ok(()) => yield_!(serve_connection(conn, handler)),
+        Err(e) => Err(Error::Io(e)),
+    };
     if let (Err(e), Some(hook)) = (&served, &slot.live.on_error) {
         hook(peer, e);
     }

@@ -57,6 +57,10 @@ pub use cogen_core::{
     coroutine_local, yield_,
 };
 pub use cogen_macros::coroutine;
+/// TLS streams on rustls (feature `tls`): [`TlsAcceptor`](tls::TlsAcceptor),
+/// [`TlsConnector`](tls::TlsConnector), [`TlsStream`](tls::TlsStream).
+#[cfg(feature = "tls")]
+pub use cogen_ops::tls;
 pub use cogen_ops::{events, net, queue};
 
 /// Everything a coroutine usually needs.

@@ -26,12 +26,12 @@
 //! [`resolve`], which runs the system resolver on a helper thread so the scheduler never
 //! blocks.
 
-mod buffer;
+pub(crate) mod buffer;
 pub mod kinds;
 mod resolve;
 #[cfg(test)]
 mod short_transfer_tests;
-mod source;
+pub(crate) mod source;
 pub mod stream;
 mod tcp;
 mod udp;

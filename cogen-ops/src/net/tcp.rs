@@ -172,7 +172,7 @@ impl fmt::Debug for TcpListener {
 /// gives `TimedOut`; a second coroutine reading (or writing) while one already waits gives
 /// `ResourceBusy`.
 pub struct TcpStream {
-    pub(super) src: Source,
+    pub(crate) src: Source,
 }
 
 impl TcpStream {

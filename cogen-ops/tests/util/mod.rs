@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod nofile;
+pub mod tls;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};

@@ -2,6 +2,8 @@
 //! `127.0.0.1:0`, its address read from the first line of its stdout, killed on drop.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -27,8 +29,8 @@ impl Example {
         let mut example = Example { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
-        let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or("");
-        let host = url.trim_start_matches("http://").trim_end_matches('/');
+        let url = line.split_whitespace().find(|w| w.starts_with("http")).unwrap_or("");
+        let host = url.split("://").nth(1).unwrap_or("").trim_end_matches('/');
         example.addr =
             host.parse().map_err(|e| io::Error::other(format!("no address in {line:?}: {e}")))?;
         Ok(example)

@@ -1,0 +1,280 @@
+//! The TLS benchmark of issue 11: HTTPS `hello_web` (cogen-web with `Server::tls`) against
+//! `hyper_tls_hello` (hyper 1.x on tokio-rustls, tokio `current_thread`), in one run, each
+//! its own process pinned to CPU 0, loaded by `wrk` pinned to CPU 1. Both use the same
+//! certificate (made at run time), the same rustls with the `ring` provider and its default
+//! versions and suites, so the same protocol version and cipher suite (printed by the probe).
+//!
+//! ```sh
+//! cargo build --release -p cogen-examples -p cogen-bench --bin hello_web --bin hyper_tls_hello --bin tls_bench
+//! ./target/release/tls_bench                        # full run, about a minute and a half
+//! COGEN_BENCH_QUICK=1 ./target/release/tls_bench    # smoke run (CI)
+//! ```
+//!
+//! `COGEN_BENCH_ROUNDS` and `COGEN_BENCH_SECS` set the rounds (default 3) and the seconds per
+//! wrk run (default 5). Measures, alternating the servers' order each round, as medians with
+//! the range of per-round ratios:
+//! (a) keep-alive requests per server CPU-second (`wrk -t1 -c50`, one request in flight per
+//!     connection; the server's own CPU time from `/proc/PID/stat`);
+//! (b) full handshakes per server CPU-second: `wrk -H 'Connection: close'`, a new connection
+//!     and handshake per request (wrk resumes no sessions);
+//! (c) memory per idle TLS connection: the server's `VmRSS` growth over 1,000 connections
+//!     that completed their handshake and sent nothing, divided by 1,000, measured first,
+//!     on the fresh processes (heap freed by the load phases would hide the growth).
+//! Targets (issue 11): (a) >= 1.1x hyper's, (c) <= 0.5x tokio-rustls's; (b) informational.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cogen_bench::child::{Server, beside_self, is_release, pin_and_tie_child};
+use cogen_bench::report::{self, Row, Target};
+use cogen_bench::{pin_to_cpu, process_cpu_secs, raise_nofile_limit, status_bytes};
+use rustls_pki_types::{CertificateDer, ServerName};
+
+const SERVER_CPU: usize = 0;
+const LOAD_CPU: usize = 1;
+/// wrk's connections.
+const CONNS: usize = 50;
+const WRK: &str = "/usr/bin/wrk";
+const BUILD: &str = "cargo build --release -p cogen-examples -p cogen-bench \
+                     --bin hello_web --bin hyper_tls_hello --bin tls_bench";
+
+struct Config {
+    quick: bool,
+    rounds: usize,
+    secs: u64,
+    idle: usize,
+}
+
+impl Config {
+    fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        let quick = std::env::var_os("COGEN_BENCH_QUICK").is_some_and(|v| v != "0");
+        let mut cfg = if quick {
+            Config { quick, rounds: 1, secs: 1, idle: 1000 }
+        } else {
+            Config { quick, rounds: 3, secs: 5, idle: 1000 }
+        };
+        if let Some(r) = var("COGEN_BENCH_ROUNDS").filter(|r| *r >= 1) {
+            cfg.rounds = r as usize;
+        }
+        if let Some(s) = var("COGEN_BENCH_SECS").filter(|s| (1..=60).contains(s)) {
+            cfg.secs = s;
+        }
+        cfg
+    }
+}
+
+/// The certificate's PEM files, in a directory removed on drop.
+struct Certs {
+    dir: PathBuf,
+    der: CertificateDer<'static>,
+}
+
+impl Certs {
+    fn new() -> io::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("tls_bench.{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let ck = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+        ])
+        .map_err(io::Error::other)?;
+        std::fs::write(dir.join("cert.pem"), ck.cert.pem())?;
+        std::fs::write(dir.join("key.pem"), ck.key_pair.serialize_pem())?;
+        Ok(Certs { dir, der: CertificateDer::from(ck.cert.der().to_vec()) })
+    }
+
+    fn args(&self) -> [String; 4] {
+        [
+            "--tls-cert".into(),
+            self.dir.join("cert.pem").display().to_string(),
+            "--tls-key".into(),
+            self.dir.join("key.pem").display().to_string(),
+        ]
+    }
+
+    fn client(&self) -> io::Result<Arc<rustls::ClientConfig>> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.der.clone()).map_err(io::Error::other)?;
+        let mut cfg =
+            rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(cfg))
+    }
+}
+
+impl Drop for Certs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+type Client = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A TLS connection whose handshake is complete.
+fn connect(addr: SocketAddr, cfg: &Arc<rustls::ClientConfig>) -> io::Result<Client> {
+    let sock = TcpStream::connect(addr)?;
+    sock.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
+    let conn = rustls::ClientConnection::new(Arc::clone(cfg), name).map_err(io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+/// One request; checks the answer and describes the session.
+fn probe(addr: SocketAddr, cfg: &Arc<rustls::ClientConfig>) -> io::Result<String> {
+    let mut tls = connect(addr, cfg)?;
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut got = Vec::new();
+    let _ = tls.read_to_end(&mut got);
+    let text = String::from_utf8_lossy(&got);
+    if !text.starts_with("HTTP/1.1 200 OK") || !text.ends_with("Hello, World!") {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad answer: {text}")));
+    }
+    Ok(format!(
+        "{:?}, {:?}, ALPN {:?}, {} B per response",
+        tls.conn.protocol_version(),
+        tls.conn.negotiated_cipher_suite().map(|s| s.suite()),
+        tls.conn.alpn_protocol().map(String::from_utf8_lossy),
+        got.len()
+    ))
+}
+
+/// `wrk -t1 -c50 -dSECS https://ADDR/` (with `Connection: close` if `close`): requests and
+/// socket errors.
+fn wrk(addr: SocketAddr, secs: u64, close: bool) -> io::Result<(u64, String)> {
+    let mut cmd = Command::new(WRK);
+    cmd.args(["-t1", &format!("-c{CONNS}"), &format!("-d{secs}s")]);
+    if close {
+        cmd.args(["-H", "Connection: close"]);
+    }
+    cmd.arg(format!("https://{addr}/"));
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    pin_and_tie_child(&mut cmd, Some(LOAD_CPU));
+    let out = cmd.output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("wrk said: {text}")))?;
+    let errors = text.lines().filter(|l| l.contains("errors") || l.contains("Non-2xx"));
+    Ok((requests, errors.map(str::trim).collect::<Vec<_>>().join("; ")))
+}
+
+/// Requests per second and per server CPU-second of one wrk run.
+fn measure(server: &Server, secs: u64, close: bool) -> io::Result<(f64, f64)> {
+    let cpu0 = process_cpu_secs(server.pid())?;
+    let t0 = Instant::now();
+    let (requests, errors) = wrk(server.addr, secs, close)?;
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = process_cpu_secs(server.pid())? - cpu0;
+    if !errors.is_empty() {
+        println!(
+            "    {} ({}): {errors}",
+            server.name,
+            if close { "handshakes" } else { "keep-alive" }
+        );
+    }
+    Ok((requests as f64 / wall, requests as f64 / cpu.max(1e-9)))
+}
+
+/// The server's RSS growth per idle TLS connection, over `n` connections.
+fn idle_bytes(server: &Server, cfg: &Arc<rustls::ClientConfig>, n: usize) -> io::Result<f64> {
+    let before = status_bytes(server.pid(), "VmRSS")?;
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(connect(server.addr, cfg)?);
+    }
+    // The server completes each handshake on the client's last flight: let it catch up.
+    std::thread::sleep(Duration::from_millis(500));
+    let after = status_bytes(server.pid(), "VmRSS")?;
+    drop(conns);
+    Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+fn main() {
+    let cfg = Config::from_env();
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(600));
+        eprintln!("tls_bench: aborted after 600 s");
+        std::process::exit(2);
+    });
+    if let Err(e) = run(&cfg) {
+        eprintln!("tls_bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cfg: &Config) -> io::Result<()> {
+    let [cogen_bin, hyper_bin]: [PathBuf; 2] =
+        beside_self(&["hello_web", "hyper_tls_hello"], BUILD)?
+            .try_into()
+            .map_err(|_| io::Error::other("two paths expected"))?;
+    if !is_release(&cogen_bin) || !is_release(&hyper_bin) {
+        eprintln!("tls_bench: warning: not a release build; the figures mean little");
+    }
+    if !std::path::Path::new(WRK).is_file() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "install wrk (apt-get install wrk)"));
+    }
+    raise_nofile_limit()?;
+    pin_to_cpu(LOAD_CPU)?;
+    let certs = Certs::new()?;
+    let client = certs.client()?;
+    let start = |name: &'static str, bin: &PathBuf| {
+        let mut cmd = Command::new(bin);
+        cmd.args(["--addr", "127.0.0.1:0"]).args(certs.args());
+        Server::start(name, cmd, SERVER_CPU)
+    };
+    let servers = [start("cogen", &cogen_bin)?, start("hyper", &hyper_bin)?];
+    println!(
+        "tls_bench: servers on CPU {SERVER_CPU}, wrk on CPU {LOAD_CPU}, {} round(s) of {} s, \
+         {CONNS} connections",
+        cfg.rounds, cfg.secs
+    );
+    for s in &servers {
+        println!("{} server: pid {}, {}: {}", s.name, s.pid(), s.addr, probe(s.addr, &client)?);
+    }
+    // First, on fresh processes: heap freed by the load phases would hide the growth.
+    let idle: Vec<f64> =
+        servers.iter().map(|s| idle_bytes(s, &client, cfg.idle)).collect::<io::Result<_>>()?;
+    // [server][measure] -> per round (requests/s, requests/CPU-s)
+    let mut runs: [[Vec<(f64, f64)>; 2]; 2] = Default::default();
+    for round in 0..cfg.rounds {
+        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for &i in &order {
+            for (m, close) in [false, true].into_iter().enumerate() {
+                runs[i][m].push(measure(&servers[i], cfg.secs, close)?);
+            }
+        }
+    }
+    let col = |i: usize, m: usize, f: fn(&(f64, f64)) -> f64| -> Vec<f64> {
+        runs[i][m].iter().map(f).collect()
+    };
+    let rows = [
+        Row::runs("keep-alive req/s", &col(0, 0, |r| r.0), &col(1, 0, |r| r.0), Target::None),
+        Row::runs(
+            "keep-alive req/CPU-s",
+            &col(0, 0, |r| r.1),
+            &col(1, 0, |r| r.1),
+            Target::AtLeast(1.1),
+        ),
+        Row::runs("handshakes/s", &col(0, 1, |r| r.0), &col(1, 1, |r| r.0), Target::None),
+        Row::runs("handshakes/CPU-s", &col(0, 1, |r| r.1), &col(1, 1, |r| r.1), Target::None),
+        Row::new("bytes per idle TLS conn", idle[0], idle[1], Target::AtMost(0.5)),
+    ];
+    println!();
+    report::print(&rows, "hyper");
+    if cfg.quick {
+        println!("(quick run: the figures are a smoke test only)");
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! TLS on rustls: encrypted TCP streams whose handshake, reads and writes are operations.
+//!
+//! rustls is sans-I/O: a connection object takes records (`read_tls`), decrypts them
+//! (`process_new_packets`) and queues records to send (`write_tls`). Here a TLS read is a
+//! socket read plus a decrypt, parked in the reactor like any other socket operation when a
+//! record is incomplete; a write encrypts and completes once its records are in the kernel.
+//!
+//! - [`TlsAcceptor`] / [`TlsConnector`]: a shared rustls configuration; `accept(tcp)` and
+//!   `connect(name, tcp)` give a [`Handshake`] operation.
+//! - [`TlsStream`]: `read`, `read_into`, `read_exact`, `read_line`, `write`, `write_all`,
+//!   `shutdown` (sends `close_notify`), with the timeouts, weak timeouts and cancellation of a
+//!   [`TcpStream`](crate::net::TcpStream); the ALPN protocol, peer certificates and SNI name.
+//! - [`certs_from_pem_file`] / [`private_key_from_pem_file`] /
+//!   [`server_config_from_pem_files`]: certificates and keys from PEM.
+//!
+//! The crypto provider is `ring` (it builds with a C compiler and nothing else). The
+//! `rustls` and `rustls-pki-types` crates are re-exported as [`rustls`] and [`pki_types`],
+//! so configurations can be built without naming their versions.
+//!
+//! # Errors
+//!
+//! Operations yield `std::io::Result`: a TLS protocol error is `InvalidData` (the
+//! `rustls::Error` is its inner error), a close without `close_notify` is `UnexpectedEof`,
+//! a timeout `TimedOut`; the rest are the socket's errors, as on a TCP stream.
+//!
+//! # Examples
+//!
+//! See [`TlsAcceptor`].
+
+mod handshake;
+mod io;
+pub mod kinds;
+mod op;
+mod pem;
+mod stream;
+
+pub use handshake::{Handshake, TlsAcceptor, TlsConnector};
+#[doc(hidden)]
+pub use io::SockIo;
+pub use op::TlsOp;
+#[doc(hidden)]
+pub use op::{Step, TlsKind};
+pub use pem::{certs_from_pem_file, private_key_from_pem_file, server_config_from_pem_files};
+pub use rustls;
+pub use rustls_pki_types as pki_types;
+pub use stream::{
+    Read, ReadExact, ReadInto, ReadLine, Readable, TlsShutdown, TlsStream, Write, WriteAll,
+};
