@@ -16,8 +16,17 @@ use crate::decode::ChunkedDecoder;
 use crate::framing::Framing;
 use crate::parse::{Head, RawHeaders};
 
-/// Bytes asked of the OS per read.
+/// Room a read is given once a connection moves more than a head: 16 KiB, so a body or a
+/// batch of pipelined requests takes few reads.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// The input buffer's size at a connection's first read. A request head of a few hundred
+/// bytes (nearly every head, and the stalled one of a slowloris) then costs this, not
+/// `READ_CHUNK`; a read that fills it grows the buffer to `READ_CHUNK` of room.
+const FIRST_READ: usize = 2 * 1024;
+
+/// The least room a read is given; with less spare, the buffer grows first.
+const MIN_READ: usize = 512;
 
 /// One connection, shared by its loop, the request and the response writer.
 pub(crate) struct Conn {
@@ -27,9 +36,13 @@ pub(crate) struct Conn {
     date: Rc<DateCache>,
     /// Received bytes not yet consumed: `inbuf[start..end]`. The vector's length is how much
     /// of it was ever initialised; reads go into `inbuf[end..]` without zeroing it again.
+    /// Empty until the first read, then `FIRST_READ` bytes, grown only when reads fill it.
     inbuf: RefCell<Vec<u8>>,
     start: Cell<usize>,
     end: Cell<usize>,
+    /// The last read filled all the room it had: more is likely waiting, so the next read
+    /// gets `READ_CHUNK` of room.
+    read_filled: Cell<bool>,
     /// Response bytes not yet sent.
     pub(crate) out: RefCell<Vec<u8>>,
     /// Where the request in flight and its response stand, and whether the connection
@@ -55,10 +68,11 @@ impl Conn {
             peer,
             cfg,
             date,
-            inbuf: RefCell::new(Vec::with_capacity(READ_CHUNK)),
+            inbuf: RefCell::new(Vec::new()),
             start: Cell::new(0),
             end: Cell::new(0),
-            out: RefCell::new(Vec::with_capacity(1024)),
+            read_filled: Cell::new(false),
+            out: RefCell::new(Vec::new()),
             state: RefCell::new(State::new(max_body)),
             draining,
             spare_headers: Cell::default(),
@@ -133,13 +147,25 @@ pub(crate) fn fill(
         conn.end.set(end - start);
     }
     let end = conn.end.get();
-    if buf.len() < end + READ_CHUNK {
-        buf.resize(end + READ_CHUNK, 0); // zeroed once, when the buffer grows
+    let grow_to = if buf.is_empty() {
+        FIRST_READ
+    } else if buf.len() - end < MIN_READ || conn.read_filled.get() {
+        end + READ_CHUNK
+    } else {
+        0
+    };
+    if grow_to > buf.len() {
+        // Exactly this size: `resize` alone may double the capacity, and a stalled
+        // connection would hold twice what it needs.
+        let more = grow_to - buf.len();
+        buf.reserve_exact(more);
+        buf.resize(grow_to, 0); // zeroed once, when the buffer grows
     }
-    let read = yield_!(
-        conn.stream.read_into(&mut buf[end..end + READ_CHUNK]).timeout(timeout).weak_timeout(weak)
-    );
-    conn.end.set(end + *read.as_ref().unwrap_or(&0));
+    let room = buf.len() - end;
+    let read = yield_!(conn.stream.read_into(&mut buf[end..]).timeout(timeout).weak_timeout(weak));
+    let n = *read.as_ref().unwrap_or(&0);
+    conn.read_filled.set(n == room);
+    conn.end.set(end + n);
     read
 }
 
