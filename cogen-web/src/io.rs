@@ -169,14 +169,16 @@ pub(crate) fn fill(
     read
 }
 
-/// Sends the pending response bytes.
+/// Sends the pending response bytes, failing with `TimedOut` if the client takes none of them
+/// for the send timeout (weak: each write that moves bytes extends it).
 #[cogen::coroutine]
 pub(crate) fn flush(conn: &Conn) -> std::io::Result<()> {
     let out = std::mem::take(&mut *conn.out.borrow_mut());
     if out.is_empty() {
         return Ok(());
     }
-    let sent = yield_!(conn.stream.write_all(&out));
+    let sent =
+        yield_!(conn.stream.write_all(&out).timeout(conn.cfg.send_timeout).weak_timeout(true));
     let mut out = out;
     out.clear();
     let mut slot = conn.out.borrow_mut();

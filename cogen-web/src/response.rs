@@ -10,6 +10,7 @@ use crate::encode::{append_body, start_head};
 use crate::error::Error;
 use crate::framing::Framing;
 use crate::io::{Conn, Writing, flush};
+use cogen::Operation as _;
 
 /// Writes the response to one request. Every method is a coroutine to `yield_!`.
 ///
@@ -52,8 +53,9 @@ impl ResponseWriter {
     ///
     /// # Errors
     ///
-    /// `Error::Io` if the client is gone; `Error::Response` after the end or beyond the
-    /// declared `content-length`.
+    /// `Error::Io` if the client is gone or takes none of the bytes for the send timeout
+    /// (`TimedOut`, see [`Config::send_timeout`](crate::Config::send_timeout));
+    /// `Error::Response` after the end or beyond the declared `content-length`.
     #[cogen::coroutine]
     pub fn write(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
         if !self.conn.state.borrow().started() {
@@ -86,8 +88,10 @@ impl ResponseWriter {
     ///
     /// # Errors
     ///
-    /// `Error::Response` if a response was already started; `Error::Io` if the client is gone
-    /// or the file is shorter than `offset + len` (the connection then closes).
+    /// `Error::Response` if a response was already started; `Error::Io` if the client is gone,
+    /// takes no bytes for the send timeout (`TimedOut`, see
+    /// [`Config::send_timeout`](crate::Config::send_timeout)) or the file is shorter than
+    /// `offset + len` (the connection then closes).
     #[cogen::coroutine]
     pub fn send_file<K, V>(
         &mut self,
@@ -113,7 +117,10 @@ impl ResponseWriter {
         if head_only || len == 0 {
             return Ok(());
         }
-        let sent = yield_!(self.conn.stream.sendfile(file, offset, len))?;
+        let send_timeout = self.conn.cfg.send_timeout;
+        let sent = yield_!(
+            self.conn.stream.sendfile(file, offset, len).timeout(send_timeout).weak_timeout(true)
+        )?;
         if sent < len {
             self.conn.state.borrow_mut().disable_keep_alive();
             return Err(Error::Io(std::io::Error::new(
