@@ -100,6 +100,11 @@ pub(crate) fn start_head<'h>(
     if framing == Framing::Close {
         state.disable_keep_alive(); // the body ends with the connection
     }
+    if conn.buffered() > 0 {
+        // Persistence is decided now, before the head goes out: a client that sent its body
+        // without waiting for `100 Continue` gets it drained, not a close.
+        state.body_sent_unasked();
+    }
     if !state.persists(conn.draining()) {
         state.disable_keep_alive(); // announced: the connection closes whatever follows
         out.extend_from_slice(b"connection: close\r\n");

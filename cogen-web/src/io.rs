@@ -281,6 +281,15 @@ impl State {
         }
     }
 
+    /// The client sent body bytes without waiting for `100 Continue`, as it may (RFC 9110
+    /// §10.1.1): from now on the body is read, or drained, as any other. Bytes that follow
+    /// a head framed with a body are that body, so this cannot desynchronise.
+    pub(crate) fn body_sent_unasked(&mut self) {
+        if let Reading::Continue(framing) = self.reading {
+            self.reading = Reading::Body(framing);
+        }
+    }
+
     /// Idle (waiting for a request of which nothing arrived) or busy; a disabled keep-alive
     /// stays disabled.
     fn set_idle(&mut self, idle: bool) {
@@ -358,6 +367,10 @@ mod tests {
         assert!(!state.answer_continue(), "answered once");
         assert!(matches!(state.reading, Reading::Body(Framing::Length(4))));
         assert!(state.persists(false));
+        let mut unasked = started(put);
+        unasked.body_sent_unasked();
+        assert!(matches!(unasked.reading, Reading::Body(Framing::Length(4))));
+        assert!(unasked.persists(false), "a body on its way is drained as any other");
         let empty = "GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n";
         let mut state = started(empty);
         assert!(matches!(state.reading, Reading::Done));
