@@ -1,7 +1,8 @@
 //! The per-connection loop: read a request head, hand the request to the handler, finish
 //! its response, drain what it did not read of the body, and go on while the connection
 //! persists. Responses are sent in request order (pipelining), and complete responses to
-//! pipelined requests are flushed together.
+//! pipelined requests are flushed together. A connection that ends with input unread ends
+//! with a lingering close (write side shut down, the rest read and discarded, bounded).
 
 use std::net::Shutdown;
 use std::rc::Rc;
