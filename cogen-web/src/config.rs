@@ -20,18 +20,38 @@ pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Unread body bytes the server drains before the next request; beyond that it closes.
 pub const DEFAULT_MAX_DRAIN: u64 = 256 * 1024;
+/// Inactivity timeout while sending a response (weak: any bytes the client takes extend it),
+/// as nginx's `send_timeout`: a client that asks for a large file and never reads would
+/// otherwise hold the socket, the open file and a connection slot forever. When it expires
+/// the connection is closed.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest the server reads and discards after refusing a request or closing with input
+/// unread (a lingering close, as nginx's `lingering_timeout`): the write side is shut down
+/// first, so the client sees the response and then the end; closing at once would make the
+/// kernel answer the unread input with a reset, which can destroy the response before the
+/// client reads it.
+pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connections served at once; beyond that, new ones wait in the listen backlog and accepting
 /// resumes as others close. Each costs a coroutine and a socket, so the bound is generous.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
-/// The server's limits and timeouts.
+/// The server's limits and timeouts, given to [`Server::with_config`](crate::Server::with_config).
 ///
 /// # Examples
 ///
 /// ```
+/// use std::time::Duration;
 /// let c = cogen_web::Config::default();
 /// assert_eq!(c.max_headers, cogen_web::config::DEFAULT_MAX_HEADERS);
+/// // A refused client gets 2 s to stop sending before the connection closes; a client must
+/// // take some of a response every 10 s, or the connection closes.
+/// let c = cogen_web::Config {
+///     linger_timeout: Duration::from_secs(2),
+///     send_timeout: Duration::from_secs(10),
+///     ..c
+/// };
+/// # let _ = c;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -51,6 +71,10 @@ pub struct Config {
     pub body_timeout: Duration,
     /// See [`DEFAULT_MAX_DRAIN`].
     pub max_drain: u64,
+    /// See [`DEFAULT_SEND_TIMEOUT`].
+    pub send_timeout: Duration,
+    /// See [`DEFAULT_LINGER_TIMEOUT`].
+    pub linger_timeout: Duration,
     /// See [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
 }
@@ -66,6 +90,8 @@ impl Default for Config {
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_drain: DEFAULT_MAX_DRAIN,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            linger_timeout: DEFAULT_LINGER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }

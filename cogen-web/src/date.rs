@@ -1,7 +1,12 @@
-//! The `Date` header: IMF-fixdate (RFC 9110 §5.6.7), formatted at most once a second.
+//! HTTP dates (RFC 9110 §5.6.7): the `Date` header formatted at most once a second, and the
+//! three date forms a request may carry, parsed by the `httpdate` crate.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The last second `httpdate` can format (9999-12-31 23:59:59 UTC); later times are clamped
+/// to it rather than panic (a file's mtime can be anything).
+const LAST_FORMATTABLE: u64 = 253_402_300_799;
 
 /// The formatted date of the current second.
 #[derive(Debug, Default)]
@@ -25,67 +30,17 @@ impl DateCache {
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` for `secs` since the Unix epoch.
 pub(crate) fn imf_fixdate(secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        d,
-        MONTHS[(m - 1) as usize],
-        y,
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let secs = secs.min(LAST_FORMATTABLE);
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to seconds since the epoch.
-/// The obsolete formats are not accepted (a conditional header in one is ignored).
-pub(crate) fn parse_imf_fixdate(s: &str) -> Option<u64> {
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let rest = s.trim().split_once(", ")?.1;
-    let parts: Vec<&str> = rest.split(' ').collect();
-    let [day, month, year, time, "GMT"] = parts.as_slice() else { return None };
-    let d: u32 = day.parse().ok()?;
-    let m = MONTHS.iter().position(|x| x == month)? as u32 + 1;
-    let y: i64 = year.parse().ok()?;
-    let hms: Vec<u64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-    let [h, mi, se] = hms.as_slice() else { return None };
-    if d == 0 || d > 31 || *h > 23 || *mi > 59 || *se > 60 {
-        return None;
-    }
-    let days = days_from_civil(y, m, d);
-    u64::try_from(days).ok().map(|days| days * 86_400 + h * 3600 + mi * 60 + se)
-}
-
-/// (year, month, day) to days since 1970-01-01 (H. Hinnant's method).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's method).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// Parses an HTTP date in any of its three forms — IMF-fixdate (`Sun, 06 Nov 1994 08:49:37
+/// GMT`), the obsolete RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6
+/// 08:49:37 1994`), as a recipient must (RFC 9110 §5.6.7) — to seconds since the epoch.
+/// `None` for anything else (a conditional header with an invalid date is ignored).
+pub(crate) fn parse_http_date(s: &str) -> Option<u64> {
+    let t = httpdate::parse_http_date(s.trim()).ok()?;
+    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -98,10 +53,24 @@ mod tests {
         assert_eq!(imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(imf_fixdate(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
         for secs in [0, 784_111_777, 951_782_400, 1_795_305_600, 4_102_444_799] {
-            assert_eq!(parse_imf_fixdate(&imf_fixdate(secs)), Some(secs));
+            assert_eq!(parse_http_date(&imf_fixdate(secs)), Some(secs));
         }
-        assert_eq!(parse_imf_fixdate("Sunday, 06-Nov-94 08:49:37 GMT"), None);
-        assert_eq!(parse_imf_fixdate("garbage"), None);
+        assert_eq!(parse_http_date("garbage"), None);
         assert_eq!(imf_fixdate(1_795_305_600), "Sun, 22 Nov 2026 00:00:00 GMT"); // `date -u -d @1795305600`
+        assert_eq!(imf_fixdate(u64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT", "clamped, no panic");
+    }
+
+    #[test]
+    fn parses_the_three_date_forms() {
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            " Sun, 06 Nov 1994 08:49:37 GMT ",
+        ] {
+            assert_eq!(parse_http_date(form), Some(784_111_777), "{form:?}");
+        }
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
+        assert_eq!(parse_http_date("06 Nov 1994"), None);
     }
 }

@@ -1,8 +1,10 @@
 //! The per-connection loop: read a request head, hand the request to the handler, finish
 //! its response, drain what it did not read of the body, and go on while the connection
 //! persists. Responses are sent in request order (pipelining), and complete responses to
-//! pipelined requests are flushed together.
+//! pipelined requests are flushed together. A connection that ends with input unread ends
+//! with a lingering close (write side shut down, the rest read and discarded, bounded).
 
+use std::net::Shutdown;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -21,6 +23,11 @@ use crate::response::ResponseWriter;
 /// of small answers still goes out in one write, while a client that pipelines large ones
 /// gets them streamed and the output buffer stays bounded.
 const MAX_HELD_BACK: usize = 64 * 1024;
+
+/// Most bytes a lingering close reads and discards. A client still sending after its
+/// refusal is most often finishing a body it had started; beyond 1 MiB it is flooding, and
+/// the connection closes whatever the kernel then does.
+const MAX_LINGER_BYTES: u64 = 1024 * 1024;
 
 /// The next request head: `Ok(None)` when the client closed (or idled out) between requests.
 #[cogen::coroutine]
@@ -177,6 +184,41 @@ fn discard_buffered(conn: &Conn) -> Result<Option<u64>, ()> {
     }
 }
 
+/// True if the client may have sent input the server has not read: buffered bytes, or a
+/// request body not read to its end.
+fn input_unread(conn: &Conn) -> bool {
+    conn.buffered() > 0 || !matches!(conn.state.borrow().reading, Reading::Done)
+}
+
+/// Ends a connection after its last response, which is flushed: shuts the write side down
+/// (the client reads the response, then the end), then, if input may be unread (or
+/// `refused`: a request refused mid-head may have more behind it), lingers: reads and
+/// discards until the client closes, for at most the linger timeout and
+/// [`MAX_LINGER_BYTES`]. Closing with input unread would make the kernel send a reset, which
+/// can destroy the response before the client reads it (nginx's lingering close).
+#[cogen::coroutine]
+fn close(conn: &Conn, refused: bool) {
+    let linger = refused || input_unread(conn);
+    if conn.stream.shutdown(Shutdown::Write).is_err() || !linger {
+        return;
+    }
+    let deadline = Instant::now() + conn.cfg.linger_timeout;
+    let mut discarded = 0u64;
+    while discarded <= MAX_LINGER_BYTES {
+        discarded += conn.buffered() as u64;
+        conn.with_input(|buf| (buf.len(), ()));
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        // A fixed deadline: a client that trickles bytes cannot extend it.
+        match yield_!(fill(conn, left, false)) {
+            Ok(n) if n > 0 => {}
+            _ => return, // the client closed (or failed, or the time is up)
+        }
+    }
+}
+
 /// Serves one connection until it closes.
 #[cogen::coroutine]
 pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Result<(), Error> {
@@ -186,7 +228,10 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
             Ok(Some(head)) => head,
             Ok(None) => return Ok(()),
             Err(Error::Protocol(e)) => {
-                let _ = yield_!(respond_error(&conn, e.status()));
+                if yield_!(respond_error(&conn, e.status())).is_ok() {
+                    // A client too slow to send its head gets no more time to linger in.
+                    yield_!(close(&conn, e != ProtocolError::HeaderTimeout));
+                }
                 return Err(e.into());
             }
             Err(e) => return Err(e),
@@ -199,23 +244,28 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
         match handled {
             Ok(()) => {
                 if let Err(e) = crate::encode::finish(&conn) {
-                    let _ = yield_!(flush(&conn));
+                    if yield_!(flush(&conn)).is_ok() {
+                        yield_!(close(&conn, false));
+                    }
                     return Err(e);
                 }
-            }
-            Err(Error::Protocol(e)) if !conn.state.borrow().started() => {
-                conn.out.borrow_mut().clear();
-                let _ = yield_!(respond_error(&conn, e.status()));
-                return Err(e.into());
             }
             Err(e) => {
                 if conn.state.borrow().started() {
                     // Part of the response is out: the only honest end is a close.
-                    let _ = yield_!(flush(&conn));
+                    if yield_!(flush(&conn)).is_ok() {
+                        yield_!(close(&conn, false));
+                    }
                     return Err(e);
                 }
                 conn.out.borrow_mut().clear();
-                let _ = yield_!(respond_error(&conn, StatusCode::INTERNAL_SERVER_ERROR));
+                let status = match &e {
+                    Error::Protocol(p) => p.status(),
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                if yield_!(respond_error(&conn, status)).is_ok() {
+                    yield_!(close(&conn, false));
+                }
                 return Err(e);
             }
         }
@@ -230,7 +280,7 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
             yield_!(flush(&conn))?;
         }
         if !persist {
-            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+            yield_!(close(&conn, false));
             return Ok(());
         }
     }

@@ -10,6 +10,9 @@ use crate::error::Error;
 use crate::framing::Framing;
 use crate::io::{Conn, Writing};
 
+/// The output buffer's first capacity: a response head and a small body fit.
+const OUT_START: usize = 1024;
+
 fn status_has_body(status: StatusCode) -> bool {
     !(status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -28,6 +31,11 @@ pub(crate) fn start_head<'h>(
         return Err(Error::Response("the response was already started"));
     }
     let mut out = conn.out.borrow_mut();
+    if out.capacity() == 0 {
+        // The connection's first response: one allocation, kept for the next ones (`flush`
+        // gives the buffer back), instead of one held by every connection from its accept.
+        out.reserve(OUT_START);
+    }
     let reason = status.canonical_reason().unwrap_or("");
     if status == StatusCode::OK {
         out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
@@ -91,6 +99,11 @@ pub(crate) fn start_head<'h>(
     }
     if framing == Framing::Close {
         state.disable_keep_alive(); // the body ends with the connection
+    }
+    if conn.buffered() > 0 {
+        // Persistence is decided now, before the head goes out: a client that sent its body
+        // without waiting for `100 Continue` gets it drained, not a close.
+        state.body_sent_unasked();
     }
     if !state.persists(conn.draining()) {
         state.disable_keep_alive(); // announced: the connection closes whatever follows

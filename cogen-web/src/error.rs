@@ -8,7 +8,9 @@ use http::StatusCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
-    /// Malformed syntax, a request-smuggling shape, or a missing `Host`: 400.
+    /// Malformed syntax (a malformed version, a request-target form the method may not use,
+    /// a `Host` value that is not `host[:port]`), a request-smuggling shape, or a missing
+    /// `Host`: 400.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
     /// The client took too long to send the request head: 408.
@@ -26,9 +28,15 @@ pub enum ProtocolError {
     /// A transfer coding other than `chunked`: 501.
     #[error("transfer coding not implemented")]
     UnknownTransferCoding,
-    /// An HTTP version other than 1.0 and 1.1: 505.
+    /// A well-formed HTTP version whose major is not 1 (`HTTP/2.0`, `HTTP/0.9`): 505.
+    /// (`HTTP/1.x` of any minor is served as 1.1; a malformed version is `BadRequest`.)
     #[error("HTTP version not supported")]
     VersionNotSupported,
+    /// A `CONNECT` request: the server opens no tunnels, so it answers 501 itself, before
+    /// any handler runs (a handler that ignored the method would frame a 2xx as HTTP, which
+    /// the client would take for a tunnel).
+    #[error("CONNECT not supported")]
+    ConnectNotSupported,
 }
 
 impl ProtocolError {
@@ -42,6 +50,7 @@ impl ProtocolError {
             ProtocolError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProtocolError::UnknownTransferCoding => StatusCode::NOT_IMPLEMENTED,
             ProtocolError::VersionNotSupported => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            ProtocolError::ConnectNotSupported => StatusCode::NOT_IMPLEMENTED,
         }
     }
 }

@@ -15,8 +15,17 @@ use crate::framing::Framing;
 use crate::parse::{Head, RawHeaders};
 use crate::stream::{self, Stream};
 
-/// Bytes asked of the OS per read.
+/// Room a read is given once a connection moves more than a head: 16 KiB, so a body or a
+/// batch of pipelined requests takes few reads.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// The input buffer's size at a connection's first read. A request head of a few hundred
+/// bytes (nearly every head, and the stalled one of a slowloris) then costs this, not
+/// `READ_CHUNK`; a read that fills it grows the buffer to `READ_CHUNK` of room.
+const FIRST_READ: usize = 2 * 1024;
+
+/// The least room a read is given; with less spare, the buffer grows first.
+const MIN_READ: usize = 512;
 
 /// One connection, shared by its loop, the request and the response writer.
 pub(crate) struct Conn {
@@ -26,9 +35,13 @@ pub(crate) struct Conn {
     date: Rc<DateCache>,
     /// Received bytes not yet consumed: `inbuf[start..end]`. The vector's length is how much
     /// of it was ever initialised; reads go into `inbuf[end..]` without zeroing it again.
+    /// Empty until the first read, then `FIRST_READ` bytes, grown only when reads fill it.
     inbuf: RefCell<Vec<u8>>,
     start: Cell<usize>,
     end: Cell<usize>,
+    /// The last read filled all the room it had: more is likely waiting, so the next read
+    /// gets `READ_CHUNK` of room.
+    read_filled: Cell<bool>,
     /// Response bytes not yet sent.
     pub(crate) out: RefCell<Vec<u8>>,
     /// Where the request in flight and its response stand, and whether the connection
@@ -59,7 +72,8 @@ impl Conn {
             inbuf: RefCell::new(Vec::new()),
             start: Cell::new(0),
             end: Cell::new(0),
-            out: RefCell::new(Vec::with_capacity(1024)),
+            read_filled: Cell::new(false),
+            out: RefCell::new(Vec::new()),
             state: RefCell::new(State::new(max_body)),
             draining,
             spare_headers: Cell::default(),
@@ -138,23 +152,37 @@ pub(crate) fn fill(
         conn.end.set(end - start);
     }
     let end = conn.end.get();
-    if buf.len() < end + READ_CHUNK {
-        buf.resize(end + READ_CHUNK, 0); // zeroed once, when the buffer grows
+    let grow_to = if buf.is_empty() {
+        FIRST_READ
+    } else if buf.len() - end < MIN_READ || conn.read_filled.get() {
+        end + READ_CHUNK
+    } else {
+        0
+    };
+    if grow_to > buf.len() {
+        // Exactly this size: `resize` alone may double the capacity, and a stalled
+        // connection would hold twice what it needs.
+        let more = grow_to - buf.len();
+        buf.reserve_exact(more);
+        buf.resize(grow_to, 0); // zeroed once, when the buffer grows
     }
-    let read =
-        yield_!(stream::read_into(&conn.stream, &mut buf[end..end + READ_CHUNK], timeout, weak));
-    conn.end.set(end + *read.as_ref().unwrap_or(&0));
+    let room = buf.len() - end;
+    let read = yield_!(stream::read_into(&conn.stream, &mut buf[end..], timeout, weak));
+    let n = *read.as_ref().unwrap_or(&0);
+    conn.read_filled.set(n == room);
+    conn.end.set(end + n);
     read
 }
 
-/// Sends the pending response bytes.
+/// Sends the pending response bytes, failing with `TimedOut` if the client takes none of them
+/// for the send timeout (weak: each write that moves bytes extends it).
 #[cogen::coroutine]
 pub(crate) fn flush(conn: &Conn) -> std::io::Result<()> {
     let out = std::mem::take(&mut *conn.out.borrow_mut());
     if out.is_empty() {
         return Ok(());
     }
-    let sent = yield_!(stream::write_all(&conn.stream, &out));
+    let sent = yield_!(stream::write_all(&conn.stream, &out, conn.cfg.send_timeout));
     let mut out = out;
     out.clear();
     let mut slot = conn.out.borrow_mut();
@@ -257,6 +285,15 @@ impl State {
         }
     }
 
+    /// The client sent body bytes without waiting for `100 Continue`, as it may (RFC 9110
+    /// §10.1.1): from now on the body is read, or drained, as any other. Bytes that follow
+    /// a head framed with a body are that body, so this cannot desynchronise.
+    pub(crate) fn body_sent_unasked(&mut self) {
+        if let Reading::Continue(framing) = self.reading {
+            self.reading = Reading::Body(framing);
+        }
+    }
+
     /// Idle (waiting for a request of which nothing arrived) or busy; a disabled keep-alive
     /// stays disabled.
     fn set_idle(&mut self, idle: bool) {
@@ -334,6 +371,10 @@ mod tests {
         assert!(!state.answer_continue(), "answered once");
         assert!(matches!(state.reading, Reading::Body(Framing::Length(4))));
         assert!(state.persists(false));
+        let mut unasked = started(put);
+        unasked.body_sent_unasked();
+        assert!(matches!(unasked.reading, Reading::Body(Framing::Length(4))));
+        assert!(unasked.persists(false), "a body on its way is drained as any other");
         let empty = "GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n";
         let mut state = started(empty);
         assert!(matches!(state.reading, Reading::Done));

@@ -27,7 +27,10 @@
 //! in order, reads `Content-Length` and chunked bodies, sends chunked responses when the
 //! length is unknown (close-delimited to 1.0 clients), answers `Expect: 100-continue`, `HEAD`,
 //! adds `date`, and refuses bad requests with the right status (400, 408, 413, 414, 431, 501,
-//! 505), including request-smuggling shapes.
+//! 505), including request-smuggling shapes; `CONNECT` is answered 501 by the server itself
+//! (it opens no tunnels). A refused connection ends with a lingering close, so the client
+//! reads its error instead of a reset; a client that stops reading a response is dropped
+//! after [`Config::send_timeout`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -20,6 +20,9 @@ pub(crate) struct RawHeaders {
     bytes: Vec<u8>,
     /// Each header line's name and value: `[name_start, name_end, value_start, value_end]`.
     spans: Vec<[u32; 4]>,
+    /// The last `Host` value found valid on this connection: a client sends the same one
+    /// with every request, and comparing is cheaper than checking it again.
+    valid_host: Vec<u8>,
 }
 
 impl RawHeaders {
@@ -68,6 +71,7 @@ const STACK_HEADERS: usize = 100;
 #[derive(Default)]
 struct Special<'b> {
     hosts: usize,
+    host: &'b [u8],
     content_lengths: SmallVec<[&'b [u8]; 1]>,
     transfer_encodings: SmallVec<[&'b [u8]; 1]>,
     connections: SmallVec<[&'b [u8]; 1]>,
@@ -100,7 +104,7 @@ pub(crate) fn parse_head(
             };
         }
         Err(httparse::Error::TooManyHeaders) => return Err(ProtocolError::HeadersTooLarge),
-        Err(httparse::Error::Version) => return Err(ProtocolError::VersionNotSupported),
+        Err(httparse::Error::Version) => return other_version(buf, cfg, raw),
         Err(_) => return Err(ProtocolError::BadRequest("malformed request head")),
     };
     if consumed > cfg.max_header_bytes {
@@ -119,6 +123,9 @@ pub(crate) fn parse_head(
     let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
         .map_err(|_| ProtocolError::BadRequest("invalid method"))?;
     let uri: Uri = path.parse().map_err(|_| ProtocolError::BadRequest("invalid request target"))?;
+    if !(path.starts_with('/') && method != Method::CONNECT) {
+        check_target_form(&method, &uri)?; // not the common origin-form of a usual method
+    }
     let version = match req.version {
         Some(0) => Version::HTTP_10,
         Some(1) => Version::HTTP_11,
@@ -137,6 +144,7 @@ pub(crate) fn parse_head(
         raw.spans.push([ns, ns + name.len() as u32, vs, vs + value.len() as u32]);
         if name.eq_ignore_ascii_case(b"host") {
             special.hosts += 1;
+            special.host = value;
         } else if name.eq_ignore_ascii_case(b"content-length") {
             special.content_lengths.push(value);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -153,7 +161,19 @@ pub(crate) fn parse_head(
     if special.hosts > 1 {
         return Err(ProtocolError::BadRequest("several Host headers"));
     }
+    if special.host != raw.valid_host.as_slice() {
+        if !valid_host(special.host) {
+            return Err(ProtocolError::BadRequest("invalid Host header"));
+        }
+        raw.valid_host.clear();
+        raw.valid_host.extend_from_slice(special.host);
+    }
     let framing = framing(&special, version, cfg)?;
+    if method == Method::CONNECT {
+        // Well formed, but this server opens no tunnels: answered here, never by a handler
+        // that might ignore the method and frame a 2xx as HTTP (RFC 9110 §9.3.6).
+        return Err(ProtocolError::ConnectNotSupported);
+    }
     let keep_alive = keep_alive(&special.connections, version);
     let expect_continue = special.expect_continue && version == Version::HTTP_11;
     let headers = std::mem::take(raw);
@@ -161,6 +181,112 @@ pub(crate) fn parse_head(
         Head { method, uri, version, headers, keep_alive, framing, expect_continue },
         consumed,
     )))
+}
+
+/// The head of a request whose version httparse refused (it knows `HTTP/1.0` and `HTTP/1.1`
+/// only). Any other well-formed `HTTP/1.x` is served as 1.1, the highest minor version this
+/// server implements (RFC 9110 §2.5); a well-formed version of another major is 505; a
+/// version that is not `HTTP/DIGIT.DIGIT` (case-sensitive, RFC 9112 §2.3) is 400. Needs the
+/// whole request line.
+fn other_version(
+    buf: &[u8],
+    cfg: &Config,
+    raw: &mut RawHeaders,
+) -> Result<Option<(Head, usize)>, ProtocolError> {
+    let Some(line_end) = buf.iter().position(|&b| b == b'\n') else {
+        return match partial_limits(buf, cfg) {
+            Some(e) => Err(e),
+            None => Ok(None),
+        };
+    };
+    let line = &buf[..line_end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let start = line.iter().rposition(|&b| b == b' ').map_or(0, |i| i + 1);
+    match &line[start..] {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
+            // Parsed again as 1.1: the copy differs in that one byte, so the offsets hold.
+            let mut as_11 = buf.to_vec();
+            as_11[start + 7] = b'1';
+            parse_head(&as_11, cfg, raw)
+        }
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Err(ProtocolError::VersionNotSupported)
+        }
+        _ => Err(ProtocolError::BadRequest("malformed HTTP version")),
+    }
+}
+
+/// The request-target forms each method may use (RFC 9112 §3.2): authority-form
+/// (`host:port`) with `CONNECT` only, and always there; asterisk-form (`*`) with `OPTIONS`
+/// only.
+fn check_target_form(method: &Method, uri: &Uri) -> Result<(), ProtocolError> {
+    let authority_form = uri.scheme().is_none() && uri.authority().is_some();
+    if *method == Method::CONNECT && !authority_form {
+        return Err(ProtocolError::BadRequest("CONNECT without an authority-form target"));
+    }
+    if *method != Method::CONNECT && authority_form {
+        return Err(ProtocolError::BadRequest("authority-form target without CONNECT"));
+    }
+    if *method != Method::OPTIONS && uri.path() == "*" && uri.authority().is_none() {
+        return Err(ProtocolError::BadRequest("asterisk-form target without OPTIONS"));
+    }
+    Ok(())
+}
+
+/// Whether a `Host` value is `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2): a
+/// bracketed IP literal, or a reg-name / IPv4 address of unreserved, sub-delim and `%`
+/// bytes, then an optional port of digits. An empty value is valid (RFC 9112 §3.2).
+fn valid_host(value: &[u8]) -> bool {
+    /// The bytes of a reg-name or IPv4 address: unreserved, sub-delims and `%`, as a table
+    /// (a search of the sub-delims per byte was most of the check's cost per request).
+    static REG_NAME: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric();
+            b += 1;
+        }
+        let others = b"-._~%!$&'()*+,;=";
+        let mut i = 0;
+        while i < others.len() {
+            table[others[i] as usize] = true;
+            i += 1;
+        }
+        table
+    };
+    fn reg_name_byte(b: u8) -> bool {
+        REG_NAME[b as usize]
+    }
+    let port = match value.strip_prefix(b"[") {
+        Some(literal) => {
+            let Some(close) = literal.iter().position(|&b| b == b']') else { return false };
+            let inside = &literal[..close];
+            if inside.is_empty() || !inside.iter().all(|&b| reg_name_byte(b) || b == b':') {
+                return false;
+            }
+            match &literal[close + 1..] {
+                [] => return true,
+                [b':', port @ ..] => port,
+                _ => return false,
+            }
+        }
+        // The common case, in one pass: the host's bytes up to a `:`, then the port's.
+        None => {
+            let mut bytes = value.iter();
+            loop {
+                match bytes.next() {
+                    None => return true,
+                    Some(b':') => break bytes.as_slice(),
+                    Some(&b) if reg_name_byte(b) => {}
+                    Some(_) => return false,
+                }
+            }
+        }
+    };
+    port.iter().all(u8::is_ascii_digit)
 }
 
 /// Errors that can be told from an incomplete head.
@@ -375,6 +501,62 @@ mod tests {
         assert_eq!(head(zeros).framing, Framing::Length(3));
         let list = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\n";
         assert_eq!(head(list).framing, Framing::Length(3));
+    }
+
+    #[test]
+    fn versions_other_than_1_0_and_1_1() {
+        let h = head("GET / HTTP/1.2\r\nHost: x\r\n\r\n");
+        assert_eq!(h.version, Version::HTTP_11, "HTTP/1.2 is served as 1.1");
+        assert_eq!(head("GET / HTTP/1.9\r\nHost: x\r\nX: y\r\n\r\n").version, Version::HTTP_11);
+        assert!(matches!(parse("GET / HTTP/1.2\r\nHost: x\r\n"), Ok(None)), "partial");
+        assert!(matches!(parse("GET / HTTP/1.2"), Ok(None)), "partial request line");
+        assert!(matches!(parse("GET / HTTP/1.2\r\n\r\n"), Err(ProtocolError::BadRequest(_))));
+        for v in ["HTTP/2.0", "HTTP/3.0", "HTTP/9.9", "HTTP/0.9"] {
+            let req = format!("GET / {v}\r\nHost: x\r\n\r\n");
+            assert_eq!(parse(&req).err(), Some(ProtocolError::VersionNotSupported), "{v}");
+        }
+        for v in ["http/1.1", "HTTP/1", "HTTP/1.10", "HTTP/11", "HTTP/1.x", "HTTPS/1.1", ""] {
+            let req = format!("GET / {v}\r\nHost: x\r\n\r\n");
+            assert!(matches!(parse(&req), Err(ProtocolError::BadRequest(_))), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn host_values() {
+        for ok in ["", "x", "example.com:8080", "127.0.0.1", "[::1]:80", "[v1.x]", "a_b.c-d~", "x:"]
+        {
+            let req = format!("GET / HTTP/1.1\r\nHost: {ok}\r\n\r\n");
+            assert!(matches!(parse(&req), Ok(Some(_))), "{ok:?}");
+        }
+        for bad in ["a b", "x/y", "x:80a", "x:1:2", "[::1", "[::1]x", "[]", "a@b", "x?y", "x#y"] {
+            let req = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+            assert!(matches!(parse(&req), Err(ProtocolError::BadRequest(_))), "{bad:?}");
+        }
+        // The buffers of one connection remember the last valid value, and only that.
+        let (cfg, mut raw) = (Config::default(), RawHeaders::default());
+        for (host, ok) in [("x:80", true), ("x:80", true), ("x :80", false), ("y", true)] {
+            let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            let parsed = parse_head(req.as_bytes(), &cfg, &mut raw);
+            assert_eq!(parsed.is_ok(), ok, "{host:?}");
+            if let Ok(Some((head, _))) = parsed {
+                raw = head.headers; // given back, as a request does when it drops
+            }
+        }
+    }
+
+    #[test]
+    fn target_forms() {
+        let connect = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
+        assert_eq!(parse(connect).err(), Some(ProtocolError::ConnectNotSupported));
+        let connect_path = "CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(matches!(parse(connect_path), Err(ProtocolError::BadRequest(_))));
+        let authority = "GET example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(matches!(parse(authority), Err(ProtocolError::BadRequest(_))));
+        let asterisk = "GET * HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(matches!(parse(asterisk), Err(ProtocolError::BadRequest(_))));
+        assert_eq!(head("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").method, Method::OPTIONS);
+        let absolute = head("GET http://x/a HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(absolute.uri.path(), "/a");
     }
 
     #[test]

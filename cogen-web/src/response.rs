@@ -52,8 +52,9 @@ impl ResponseWriter {
     ///
     /// # Errors
     ///
-    /// `Error::Io` if the client is gone; `Error::Response` after the end or beyond the
-    /// declared `content-length`.
+    /// `Error::Io` if the client is gone or takes none of the bytes for the send timeout
+    /// (`TimedOut`, see [`Config::send_timeout`](crate::Config::send_timeout));
+    /// `Error::Response` after the end or beyond the declared `content-length`.
     #[cogen::coroutine]
     pub fn write(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
         if !self.conn.state.borrow().started() {
@@ -86,8 +87,10 @@ impl ResponseWriter {
     ///
     /// # Errors
     ///
-    /// `Error::Response` if a response was already started; `Error::Io` if the client is gone
-    /// or the file is shorter than `offset + len` (the connection then closes).
+    /// `Error::Response` if a response was already started; `Error::Io` if the client is gone,
+    /// takes no bytes for the send timeout (`TimedOut`, see
+    /// [`Config::send_timeout`](crate::Config::send_timeout)) or the file is shorter than
+    /// `offset + len` (the connection then closes).
     #[cogen::coroutine]
     pub fn send_file<K, V>(
         &mut self,
@@ -113,7 +116,9 @@ impl ResponseWriter {
         if head_only || len == 0 {
             return Ok(());
         }
-        let sent = yield_!(crate::stream::send_file(&self.conn.stream, file, offset, len))?;
+        let send_timeout = self.conn.cfg.send_timeout;
+        let sent =
+            yield_!(crate::stream::send_file(&self.conn.stream, file, offset, len, send_timeout))?;
         if sent < len {
             self.conn.state.borrow_mut().disable_keep_alive();
             return Err(Error::Io(std::io::Error::new(

@@ -136,6 +136,32 @@ impl<H: Handler> Server<H> {
         self
     }
 
+    /// Sets the send timeout ([`Config::send_timeout`], default
+    /// [`DEFAULT_SEND_TIMEOUT`](crate::config::DEFAULT_SEND_TIMEOUT), 60 s): a response whose
+    /// client takes none of its bytes for this long is abandoned and the connection closed.
+    /// It is an inactivity timeout: every write that moves bytes starts it again, so a slow
+    /// client that keeps reading gets the whole response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use cogen::prelude::*;
+    /// # use cogen_web::{Error, Request, ResponseWriter, Server};
+    /// # #[coro]
+    /// # fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    /// #     yield_!(res.send(http::Response::new("hi")))
+    /// # }
+    /// let server = Server::bind("127.0.0.1:0".parse().map_err(std::io::Error::other)?, hello)?
+    ///     .send_timeout(Duration::from_secs(10));
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        Rc::make_mut(&mut self.config).send_timeout = timeout;
+        self
+    }
+
     /// Calls `hook` with the client's address and the error each time a connection ends with
     /// one: a refused request (400, 408, 413, ...; the client got the status), a failed
     /// handler (the client got a 500 or a cut response), or an I/O error. Feed it to

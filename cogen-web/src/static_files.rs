@@ -1,18 +1,21 @@
 //! Static files: a handler that serves a directory with `sendfile`, validators (`ETag`,
-//! `Last-Modified`, `304`), single byte ranges (`206`, `416`), MIME types from `mime_guess`,
-//! `HEAD`, an optional directory index, and no way out of the root (`..`, encoded `%2e%2e`,
-//! symlinks that leave it: all 404).
+//! `Last-Modified`) and conditional requests (`304`, `412`, `If-Range`; dates in all three
+//! HTTP forms), single byte ranges (`206`, `416`), MIME types from `mime_guess`, `HEAD`, an
+//! optional directory index, and no way out of the root (`..`, encoded `%2e%2e`, symlinks
+//! that leave it: all 404).
 
 use std::fs::File;
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use cogen::{Coroutine, IntoYield};
-use http::header::{IF_MODIFIED_SINCE, IF_NONE_MATCH, RANGE};
+use http::header::{
+    IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
+};
 use http::{Method, StatusCode};
 
-use crate::date::{imf_fixdate, parse_imf_fixdate};
+use crate::date::{imf_fixdate, parse_http_date};
 use crate::error::Error;
 use crate::handler::{BoxFuture, Handler};
 use crate::request::Request;
@@ -136,6 +139,80 @@ fn parse_range(header: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some((start, end)))
 }
 
+/// The validators of the file about to be served, and the current time (all in seconds
+/// since the epoch).
+struct Validators<'a> {
+    /// The strong entity tag, quoted.
+    etag: &'a str,
+    /// `Last-Modified`, in whole seconds.
+    mtime: u64,
+    now: u64,
+}
+
+/// The entity tags of an `If-Match` / `If-None-Match` value, `*` included; each as
+/// `(weak, opaque tag with its quotes)`.
+fn entity_tags(list: &str) -> impl Iterator<Item = (bool, &str)> {
+    list.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| match t.strip_prefix("W/") {
+        Some(tag) => (true, tag),
+        None => (false, t),
+    })
+}
+
+/// What `If-Match` and `If-Unmodified-Since` decide (RFC 9110 §13.2.2, steps 1 and 2).
+#[derive(Debug, PartialEq, Eq)]
+enum Precondition {
+    Proceed,
+    /// 412: the client's copy is not the current one.
+    Failed,
+}
+
+/// `If-Match` (strong comparison; `*` matches, the file exists) or, without it,
+/// `If-Unmodified-Since` (a date in any of the three forms; an invalid one is ignored).
+fn preconditions(
+    current: &Validators<'_>,
+    if_match: Option<&str>,
+    if_unmodified_since: Option<&str>,
+) -> Precondition {
+    let holds = match (if_match, if_unmodified_since) {
+        (Some(tags), _) => {
+            entity_tags(tags).any(|(weak, t)| t == "*" || (!weak && t == current.etag))
+        }
+        (None, Some(date)) => parse_http_date(date).is_none_or(|since| current.mtime <= since),
+        (None, None) => true,
+    };
+    if holds { Precondition::Proceed } else { Precondition::Failed }
+}
+
+/// `If-None-Match` (weak comparison) or, without it, `If-Modified-Since` (any of the three
+/// date forms; an invalid date is ignored): true to answer 304 (RFC 9110 §13.2.2, steps 3
+/// and 4; the handler serves only GET and HEAD).
+fn not_modified(
+    current: &Validators<'_>,
+    if_none_match: Option<&str>,
+    if_modified_since: Option<&str>,
+) -> bool {
+    match (if_none_match, if_modified_since) {
+        (Some(tags), _) => entity_tags(tags).any(|(_, t)| t == "*" || t == current.etag),
+        (None, Some(date)) => parse_http_date(date).is_some_and(|since| current.mtime <= since),
+        (None, None) => false,
+    }
+}
+
+/// Whether an `If-Range` value names the current representation (RFC 9110 §13.1.5): an
+/// entity tag by strong comparison (a weak tag never matches), or a date that is exactly
+/// `Last-Modified`, which counts only as a strong validator, one second or more before now
+/// (§8.8.2.2). Anything else does not match, so the range is ignored.
+fn if_range_matches(current: &Validators<'_>, value: &str) -> bool {
+    let value = value.trim();
+    if value.starts_with('"') {
+        return value == current.etag;
+    }
+    if value.starts_with("W/") {
+        return false;
+    }
+    parse_http_date(value).is_some_and(|date| date == current.mtime && current.mtime < current.now)
+}
+
 #[cogen::coroutine]
 fn serve(files: StaticFiles, req: Request, mut res: ResponseWriter) -> Result<(), Error> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -162,18 +239,21 @@ fn serve(files: StaticFiles, req: Request, mut res: ResponseWriter) -> Result<()
     let etag = format!("\"{:x}-{:x}\"", len, mtime.map_or(0, |d| d.as_nanos()));
     let last_modified = imf_fixdate(mtime_secs);
     let headers = req.headers();
-    let not_modified = match headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        Some(tags) => tags
-            .split(',')
-            .map(str::trim)
-            .any(|t| t == etag || t == "*" || t.strip_prefix("W/") == Some(&etag)),
-        None => headers
-            .get(IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_imf_fixdate)
-            .is_some_and(|since| mtime_secs <= since),
-    };
-    if not_modified {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let current = Validators { etag: &etag, mtime: mtime_secs, now };
+    let value = |name| headers.get(name).and_then(|v: &http::HeaderValue| v.to_str().ok());
+    match preconditions(&current, value(IF_MATCH), value(IF_UNMODIFIED_SINCE)) {
+        Precondition::Failed => {
+            let r = http::Response::builder()
+                .status(StatusCode::PRECONDITION_FAILED)
+                .header("etag", &etag)
+                .body(&b""[..])
+                .map_err(|e| Error::Handler(e.to_string()))?;
+            return yield_!(res.send(r));
+        }
+        Precondition::Proceed => {}
+    }
+    if not_modified(&current, value(IF_NONE_MATCH), value(IF_MODIFIED_SINCE)) {
         let r = http::Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .header("etag", &etag)
@@ -183,7 +263,11 @@ fn serve(files: StaticFiles, req: Request, mut res: ResponseWriter) -> Result<()
         return yield_!(res.send(r));
     }
     let mime = mime_guess::from_path(&path).first_or_octet_stream().to_string();
-    let range = headers.get(RANGE).and_then(|v| v.to_str().ok()).map(|r| parse_range(r, len));
+    // A Range is honoured only if If-Range, when present, names this very representation
+    // (RFC 9110 §13.1.5): otherwise the whole file goes out, as for a changed file.
+    let range = value(RANGE)
+        .filter(|_| value(IF_RANGE).is_none_or(|v| if_range_matches(&current, v)))
+        .map(|r| parse_range(r, len));
     let common = [
         ("content-type", mime),
         ("etag", etag),
@@ -231,6 +315,33 @@ mod tests {
         assert_eq!(parse_range("bytes=-0", 100), Err(()));
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Ok(None));
         assert_eq!(parse_range("items=0-1", 100), Ok(None));
+    }
+
+    #[test]
+    fn conditional_headers() {
+        let v = Validators { etag: "\"a-1\"", mtime: 784_111_777, now: 784_111_800 };
+        let rfc850 = "Sunday, 06-Nov-94 08:49:37 GMT";
+        let asctime = "Sun Nov  6 08:49:37 1994";
+        let earlier = "Sun, 06 Nov 1994 08:49:36 GMT";
+        assert!(if_range_matches(&v, "\"a-1\""));
+        assert!(!if_range_matches(&v, "W/\"a-1\""), "a weak tag never matches");
+        assert!(!if_range_matches(&v, "\"b-2\""));
+        assert!(if_range_matches(&v, "Sun, 06 Nov 1994 08:49:37 GMT"));
+        assert!(if_range_matches(&v, rfc850) && if_range_matches(&v, asctime));
+        assert!(!if_range_matches(&v, earlier));
+        assert!(!if_range_matches(&v, "garbage"));
+        let fresh = Validators { now: v.mtime, ..v };
+        assert!(!if_range_matches(&fresh, rfc850), "a date as new as now is weak");
+        for date in [rfc850, asctime] {
+            assert!(not_modified(&v, None, Some(date)));
+            assert_eq!(preconditions(&v, None, Some(date)), Precondition::Proceed);
+        }
+        assert!(!not_modified(&v, None, Some(earlier)));
+        assert_eq!(preconditions(&v, None, Some(earlier)), Precondition::Failed);
+        assert!(not_modified(&v, Some("\"x\", W/\"a-1\""), Some(earlier)), "weak comparison");
+        assert_eq!(preconditions(&v, Some("W/\"a-1\""), None), Precondition::Failed);
+        assert_eq!(preconditions(&v, Some("\"x\", \"a-1\""), Some(earlier)), Precondition::Proceed);
+        assert_eq!(preconditions(&v, Some("*"), None), Precondition::Proceed);
     }
 
     #[test]

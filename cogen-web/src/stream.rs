@@ -119,25 +119,35 @@ pub(crate) fn read_into(
     }
 }
 
-/// Writes every byte of `data`.
+/// Writes every byte of `data`; `send_timeout` is an inactivity timeout (any progress
+/// restarts it).
 #[cogen::coroutine]
-pub(crate) fn write_all(stream: &Stream, data: &[u8]) -> io::Result<usize> {
+pub(crate) fn write_all(stream: &Stream, data: &[u8], send_timeout: Duration) -> io::Result<usize> {
     match stream {
-        Stream::Plain(s) => yield_!(s.write_all(data)),
+        Stream::Plain(s) => yield_!(s.write_all(data).timeout(send_timeout).weak_timeout(true)),
         #[cfg(feature = "tls")]
         Stream::Tls(slot) => {
             let tls = slot.tls.get().ok_or_else(not_established)?;
-            yield_!(tls.write_all(data))
+            yield_!(tls.write_all(data).timeout(send_timeout).weak_timeout(true))
         }
     }
 }
 
 /// Sends `len` bytes of `file` from `offset` (fewer if the file ends first): `sendfile(2)`
-/// on plain TCP, bounded chunks through TLS. Gives the number sent.
+/// on plain TCP, bounded chunks through TLS. Gives the number sent. `send_timeout` is an
+/// inactivity timeout (any progress restarts it).
 #[cogen::coroutine]
-pub(crate) fn send_file(stream: &Stream, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+pub(crate) fn send_file(
+    stream: &Stream,
+    file: &File,
+    offset: u64,
+    len: u64,
+    send_timeout: Duration,
+) -> io::Result<u64> {
     match stream {
-        Stream::Plain(s) => yield_!(s.sendfile(file, offset, len)),
+        Stream::Plain(s) => {
+            yield_!(s.sendfile(file, offset, len).timeout(send_timeout).weak_timeout(true))
+        }
         #[cfg(feature = "tls")]
         Stream::Tls(slot) => {
             use std::os::unix::fs::FileExt;
@@ -151,7 +161,7 @@ pub(crate) fn send_file(stream: &Stream, file: &File, offset: u64, len: u64) -> 
                 if n == 0 {
                     break; // the file ended
                 }
-                yield_!(tls.write_all(&chunk[..n]))?;
+                yield_!(tls.write_all(&chunk[..n]).timeout(send_timeout).weak_timeout(true))?;
                 sent += n as u64;
             }
             Ok(sent)

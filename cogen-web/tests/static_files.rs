@@ -139,3 +139,73 @@ fn no_way_out_of_the_root() -> io::Result<()> {
     assert!(Path::new(&s.dir.join("secret.txt")).exists());
     Ok(())
 }
+
+/// `/old.bin`: 1,000 bytes last modified on Sun, 06 Nov 1994 08:49:37 GMT (a strong date
+/// validator: long before now). Returns the file's bytes and its ETag.
+fn old_file(s: &Site) -> io::Result<(Vec<u8>, String)> {
+    let bytes: Vec<u8> = (0..1000u32).map(|i| (i % 199) as u8).collect();
+    let path = s.dir.join("root/old.bin");
+    std::fs::write(&path, &bytes)?;
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777);
+    std::fs::File::options().write(true).open(&path)?.set_modified(when)?;
+    let (status, head, _) = fetch(s, "GET", "/old.bin", "")?;
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "last-modified"), Some(IMF));
+    let etag = header(&head, "etag").map(str::to_owned).ok_or_else(|| io::Error::other("etag"))?;
+    Ok((bytes, etag))
+}
+
+/// The file's date in the three HTTP forms (RFC 9110 §5.6.7).
+const IMF: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+const RFC850: &str = "Sunday, 06-Nov-94 08:49:37 GMT";
+const ASCTIME: &str = "Sun Nov  6 08:49:37 1994";
+
+/// RFC 9110 §13.1.5: a Range with an If-Range that does not name the current representation
+/// (another ETag, a weak ETag, another date) is ignored: the whole file, 200.
+#[test]
+fn if_range_that_does_not_match_gives_the_whole_file() -> io::Result<()> {
+    let s = site("if-range")?;
+    let (bytes, etag) = old_file(&s)?;
+    let ranged = |if_range: &str| {
+        fetch(&s, "GET", "/old.bin", &format!("Range: bytes=10-19\r\nIf-Range: {if_range}\r\n"))
+    };
+    for matching in [etag.as_str(), IMF, RFC850, ASCTIME] {
+        let (status, head, body) = ranged(matching)?;
+        assert_eq!(status, 206, "If-Range: {matching}");
+        assert_eq!(header(&head, "content-range"), Some("bytes 10-19/1000"));
+        assert_eq!(body, &bytes[10..20]);
+    }
+    let weak = format!("W/{etag}");
+    for stale in ["\"another-tag\"", weak.as_str(), "Sun, 06 Nov 1994 08:49:38 GMT", "garbage"] {
+        let (status, head, body) = ranged(stale)?;
+        assert_eq!(status, 200, "If-Range: {stale}: the range must be ignored");
+        assert_eq!(header(&head, "content-range"), None);
+        assert!(body == bytes, "If-Range: {stale}: the whole file");
+    }
+    Ok(())
+}
+
+/// If-Modified-Since and If-Unmodified-Since take all three date forms.
+#[test]
+fn conditional_dates_in_all_three_forms() -> io::Result<()> {
+    let s = site("dates")?;
+    let (bytes, _) = old_file(&s)?;
+    for form in [IMF, RFC850, ASCTIME] {
+        let (status, _, body) =
+            fetch(&s, "GET", "/old.bin", &format!("If-Modified-Since: {form}\r\n"))?;
+        assert_eq!((status, body.len()), (304, 0), "If-Modified-Since: {form}");
+        let (status, _, body) =
+            fetch(&s, "GET", "/old.bin", &format!("If-Unmodified-Since: {form}\r\n"))?;
+        assert!(status == 200 && body == bytes, "If-Unmodified-Since: {form}: {status}");
+    }
+    let earlier = ["Sun, 06 Nov 1994 08:49:36 GMT", "Sunday, 06-Nov-94 08:49:36 GMT"];
+    for form in earlier {
+        let (status, _, _) =
+            fetch(&s, "GET", "/old.bin", &format!("If-Modified-Since: {form}\r\n"))?;
+        assert_eq!(status, 200, "modified since {form}");
+        let (status, _, _) =
+            fetch(&s, "GET", "/old.bin", &format!("If-Unmodified-Since: {form}\r\n"))?;
+        assert_eq!(status, 412, "modified since {form}");
+    }
+    Ok(())
+}

@@ -1,8 +1,8 @@
 //! Shared by cogen-web's integration tests: a server on its own scheduler thread on
-//! `127.0.0.1:0`, stopped and joined on drop.
+//! `127.0.0.1:0`, stopped and joined on drop, and a raw-socket response reader.
 #![allow(dead_code)]
 
-use std::io;
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -60,4 +60,82 @@ pub fn connect(s: &TestServer) -> io::Result<TcpStream> {
     let c = TcpStream::connect(s.addr)?;
     c.set_read_timeout(Some(Duration::from_secs(10)))?;
     Ok(c)
+}
+
+/// Serves `handler` with `config` on a default scheduler that keeps handler panics quiet.
+pub fn start<H, F>(handler: H, config: Config) -> io::Result<TestServer>
+where
+    H: Fn(Request, ResponseWriter) -> Coroutine<F> + Send + 'static,
+    F: std::future::Future<Output = Result<(), Error>> + 'static,
+{
+    start_with(handler, config, || {
+        Scheduler::builder().panic_hook(|_| {}).build().map_err(io::Error::other)
+    })
+}
+
+/// A response as read by [`read_response`]: status, headers (names lowercased), body.
+pub type Response = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Reads one response, decoding chunked and length bodies.
+pub fn read_response(c: &mut TcpStream, head_request: bool) -> io::Result<Response> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if c.read(&mut byte)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("eof in head: {:?}", String::from_utf8_lossy(&buf)),
+            ));
+        }
+        buf.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let mut lines = text.split("\r\n");
+    let status: u16 =
+        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| {
+            l.split_once(':').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+        })
+        .collect();
+    let get = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut body = Vec::new();
+    if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
+        return Ok((status, headers, body));
+    }
+    if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut line = Vec::new();
+            while !line.ends_with(b"\r\n") {
+                c.read_exact(&mut byte)?;
+                line.push(byte[0]);
+            }
+            let size = usize::from_str_radix(String::from_utf8_lossy(&line).trim(), 16)
+                .map_err(io::Error::other)?;
+            let mut chunk = vec![0u8; size + 2];
+            c.read_exact(&mut chunk)?;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else if let Some(n) = get("content-length") {
+        body.resize(n.parse().map_err(io::Error::other)?, 0);
+        c.read_exact(&mut body)?;
+    } else {
+        c.read_to_end(&mut body)?;
+    }
+    Ok((status, headers, body))
+}
+
+pub fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    h.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+pub fn is_closed(c: &mut TcpStream) -> bool {
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut b = [0u8; 1];
+    matches!(c.read(&mut b), Ok(0))
+        || matches!(c.read(&mut b), Err(ref e) if e.kind() == io::ErrorKind::ConnectionReset)
 }

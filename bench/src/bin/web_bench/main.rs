@@ -28,7 +28,12 @@
 //!     closes are not counted): by `strace -c -f -p PID` (the issue's tool; it slows the
 //!     server, which then finds more work per wake-up) and by `perf stat` on the syscall
 //!     tracepoints (the real timing). The load generator is the echo benchmark's, sending
-//!     wrk's request line.
+//!     wrk's request line;
+//! (d) memory per stalled connection: `VmRSS` growth of a fresh server of each kind holding
+//!     2,000 connections that each sent the start of a request head and then nothing
+//!     (`memory.rs`), one fresh pair per round.
+//!
+//! `COGEN_BENCH_ONLY=memory` runs phase (d) alone (seconds, not minutes).
 //!
 //! Each measure also reports requests per CPU-second of the server process (its own cost per
 //! request, which other work on a shared machine disturbs less than requests/s), the busy
@@ -37,6 +42,7 @@
 //! requests/s in both (a) and (b), <= 2.1 syscalls per keep-alive request for cogen.
 //! Servers are killed on every exit path (drop guards, and `PR_SET_PDEATHSIG` if this
 //! process dies); a watchdog bounds the whole run.
+mod memory;
 mod server;
 mod wrk;
 
@@ -61,6 +67,8 @@ const LOAD_CPU: usize = 1;
 const CONNS: usize = 50;
 /// Requests per write when pipelining (TechEmpower's plaintext depth).
 const DEPTH: u32 = 16;
+/// Stalled connections of the memory phase (the issue's storm).
+const STALLED: usize = 2_000;
 /// The two throughput measures.
 const MODES: [Mode; 2] = [Mode::KeepAlive, Mode::Pipelined(DEPTH)];
 
@@ -77,6 +85,10 @@ struct Config {
     strace_requests: u64,
     /// Connection counts of the syscall windows.
     strace_conns: &'static [usize],
+    /// Stalled connections of the memory phase.
+    stalled: usize,
+    /// Only the memory phase (`COGEN_BENCH_ONLY=memory`).
+    memory_only: bool,
     /// The whole run is aborted (servers killed) after this long.
     watchdog: Duration,
 }
@@ -93,6 +105,7 @@ impl Config {
         if let Some(secs) = var("COGEN_BENCH_SECS").filter(|s| (1..=60).contains(s)) {
             cfg.secs = secs;
         }
+        cfg.memory_only = std::env::var("COGEN_BENCH_ONLY").is_ok_and(|v| v == "memory");
         let runs = (cfg.secs + 1) * 4 * cfg.rounds as u64 + cfg.warmup_secs * 4;
         cfg.watchdog = cfg.watchdog.max(Duration::from_secs(runs + 120));
         cfg
@@ -107,6 +120,8 @@ impl Config {
                 warmup_secs: 0,
                 strace_requests: 2_000,
                 strace_conns: &[CONNS],
+                stalled: 500,
+                memory_only: false,
                 watchdog: Duration::from_secs(60),
             }
         } else {
@@ -117,6 +132,8 @@ impl Config {
                 warmup_secs: 1,
                 strace_requests: 50_000,
                 strace_conns: &[CONNS, 1],
+                stalled: STALLED,
+                memory_only: false,
                 watchdog: Duration::from_secs(400),
             }
         }
@@ -171,12 +188,18 @@ fn run(cfg: &Config) -> io::Result<usize> {
     if !bins.is_release() {
         eprintln!("web_bench: warning: not a release build; the figures mean little");
     }
-    let wrk = Wrk::new()?;
     let nofile = raise_nofile_limit()?;
     pin_to_cpu(LOAD_CPU).map_err(|e| {
         io::Error::new(e.kind(), format!("cannot pin the load generator to CPU {LOAD_CPU}: {e}"))
     })?;
     let started = Instant::now();
+    if cfg.memory_only {
+        let rows = vec![stalled_memory(&bins, cfg)?];
+        println!();
+        report::print(&rows, "hyper");
+        return Ok(rows.iter().filter(|r| r.verdict() == Some(false)).count());
+    }
+    let wrk = Wrk::new()?;
     println!(
         "web_bench: servers on CPU {SERVER_CPU}, wrk on CPU {LOAD_CPU}, {} round(s) of {} s per \
          server and mode, {CONNS} connections, descriptor limit {nofile}",
@@ -218,7 +241,8 @@ fn run(cfg: &Config) -> io::Result<usize> {
         }
     }
 
-    let rows = table(&runs, &windows);
+    let mut rows = table(&runs, &windows);
+    rows.push(stalled_memory(&bins, cfg)?);
     println!();
     report::print(&rows, "hyper");
     for w in &windows {
@@ -322,6 +346,29 @@ fn syscalls(
     let counts = trace.finish()?;
     server.check_alive()?;
     Ok(Syscalls { trips: out.round_trips, counts })
+}
+
+/// Phase (d): `VmRSS` bytes per stalled connection, a fresh cogen and hyper server per round
+/// (the order alternating as in the throughput rounds).
+fn stalled_memory(bins: &Binaries, cfg: &Config) -> io::Result<Row> {
+    let (mut cogen, mut hyper) = (Vec::new(), Vec::new());
+    for round in 0..cfg.rounds {
+        let kinds =
+            if round % 2 == 0 { [Kind::Cogen, Kind::Hyper] } else { [Kind::Hyper, Kind::Cogen] };
+        for kind in kinds {
+            let per_conn = memory::stalled(bins, kind, SERVER_CPU, cfg.stalled)?;
+            match kind {
+                Kind::Cogen => cogen.push(per_conn),
+                Kind::Hyper => hyper.push(per_conn),
+            }
+        }
+    }
+    Ok(Row::runs(
+        format!("VmRSS bytes per stalled connection ({})", cfg.stalled),
+        &cogen,
+        &hyper,
+        Target::AtMost(1.0),
+    ))
 }
 
 /// The result table.
