@@ -136,10 +136,15 @@ impl Operation for Faulty {
     }
 }
 
+/// The faulty operation's timeout: `run` must end long before it (a dead timer must not keep
+/// the run alive). Far above what the test takes under valgrind on a loaded machine, where
+/// printing two panics' backtraces alone can take seconds.
+const DEAD_TIMEOUT: Duration = Duration::from_secs(120);
+
 #[coro]
 fn uses_faulty(in_run: bool, cleaned: Rc<Cell<bool>>) -> u8 {
     yield_!(
-        Faulty { opts: OpOptions::default(), in_run, cleaned }.timeout(Duration::from_secs(10))
+        Faulty { opts: OpOptions::default(), in_run, cleaned }.timeout(DEAD_TIMEOUT)
     );
     1
 }
@@ -156,7 +161,7 @@ fn a_panic_in_an_operation_fails_its_coroutine() -> Result<(), Error> {
         let ok = s.add(survivor());
         let start = std::time::Instant::now();
         s.run()?;
-        assert!(start.elapsed() < Duration::from_secs(5), "a dead timeout kept run alive");
+        assert!(start.elapsed() < DEAD_TIMEOUT / 2, "a dead timeout kept run alive");
         let expected = if in_run { "run failed" } else { "process failed" };
         match h.take_result() {
             Some(Err(Error::Panicked { name: "uses_faulty", message })) => {
