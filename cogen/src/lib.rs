@@ -57,6 +57,9 @@ pub use cogen_core::{
     coroutine_local, yield_,
 };
 pub use cogen_macros::coroutine;
+/// Child processes: spawn, wait for the exit as an operation, non-blocking pipes.
+#[cfg(unix)]
+pub use cogen_ops::process;
 /// TLS streams on rustls (feature `tls`): [`TlsAcceptor`](tls::TlsAcceptor),
 /// [`TlsConnector`](tls::TlsConnector), [`TlsStream`](tls::TlsStream).
 #[cfg(feature = "tls")]
