@@ -11,6 +11,8 @@
 pub mod events;
 pub mod net;
 #[cfg(unix)]
+pub mod os_signal;
+#[cfg(unix)]
 pub mod process;
 pub mod queue;
 #[cfg(feature = "tls")]

@@ -57,6 +57,9 @@ pub use cogen_core::{
     coroutine_local, yield_,
 };
 pub use cogen_macros::coroutine;
+/// OS signals (`SIGINT`, `SIGTERM`, ...) as operations; not cogen's own `Signal` events.
+#[cfg(unix)]
+pub use cogen_ops::os_signal as signal;
 /// Child processes: spawn, wait for the exit as an operation, non-blocking pipes.
 #[cfg(unix)]
 pub use cogen_ops::process;

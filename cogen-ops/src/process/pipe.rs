@@ -79,7 +79,7 @@ pub type ChildStderr = PipeReader;
 pub type ChildStdin = PipeWriter;
 
 impl PipeReader {
-    pub(super) fn new(fd: impl Into<OwnedFd>) -> io::Result<Self> {
+    pub(crate) fn new(fd: impl Into<OwnedFd>) -> io::Result<Self> {
         Ok(PipeReader { end: PipeEnd::new(fd.into())? })
     }
 
@@ -96,6 +96,38 @@ impl PipeReader {
     /// Reads until the child closes its side (an operation): everything it wrote.
     pub fn read_to_end(&self) -> PipeOp<'_, ReadPipeToEnd> {
         PipeOp::new(&self.end, ReadPipeToEnd { got: Vec::new() })
+    }
+
+    /// One step of another operation that reads one byte: `Some(Ok(Some(byte)))`,
+    /// `Some(Ok(None))` at the end, `Some(Err(..))`, or `None` when parked (woken by the
+    /// reactor: call again from `run`).
+    pub(crate) fn step_byte(&self, cx: &mut OpContext<'_>) -> Option<io::Result<Option<u8>>> {
+        let reg = match self.end.registration(cx) {
+            Ok(reg) => reg,
+            Err(e) => return Some(Err(e)),
+        };
+        let file = &self.end.file;
+        let mut byte = [0u8; 1];
+        let tried = reg.try_io(cx, Direction::Read, || match retry(|| (&*file).read(&mut byte)) {
+            Ok(0) => IoAttempt::Done(Ok(None)),
+            Ok(_) => IoAttempt::Done(Ok(Some(byte[0]))),
+            Err(e) => settle(Err(e), false),
+        });
+        match tried {
+            TryIo::Done(r) => Some(r),
+            TryIo::Parked { .. } | TryIo::Backoff(_) => None,
+            TryIo::Busy { .. } => Some(Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "another coroutine is already reading this pipe",
+            ))),
+        }
+    }
+
+    /// Removes the parked reader of `cx` (the cleanup of an operation using `step_byte`).
+    pub(crate) fn unpark_reader(&self, cx: &mut OpContext<'_>) {
+        if let Some(reg) = self.end.reg.get() {
+            reg.unpark(Direction::Read, cx.park_token());
+        }
     }
 }
 
