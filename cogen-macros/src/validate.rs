@@ -42,7 +42,51 @@ pub(crate) fn function(item: TokenStream) -> syn::Result<Function> {
             "a #[cogen::coroutine] function cannot be variadic",
         ));
     }
+    if let Some(body) = &f.body {
+        no_yield_in_closures(body)?;
+    }
     Ok(f)
+}
+
+/// Rejects a `yield_!` inside a closure of the body with a message that says why; rustc's own
+/// error there speaks of `await` and `async`, which the user never wrote. Nested functions and
+/// `async` blocks are their own bodies and are not searched.
+fn no_yield_in_closures(body: &syn::Block) -> syn::Result<()> {
+    use syn::visit::{self, Visit};
+
+    struct Finder {
+        closures: usize,
+        found: Option<proc_macro2::Span>,
+    }
+
+    impl<'a> Visit<'a> for Finder {
+        fn visit_expr_closure(&mut self, c: &'a syn::ExprClosure) {
+            self.closures += 1;
+            visit::visit_expr_closure(self, c);
+            self.closures -= 1;
+        }
+        fn visit_item_fn(&mut self, _: &'a syn::ItemFn) {}
+        fn visit_expr_async(&mut self, _: &'a syn::ExprAsync) {}
+        fn visit_macro(&mut self, m: &'a syn::Macro) {
+            let is_yield = m.path.segments.last().is_some_and(|s| s.ident == "yield_");
+            if is_yield && self.closures > 0 && self.found.is_none() {
+                self.found = Some(m.path.span());
+            }
+        }
+    }
+
+    let mut finder = Finder { closures: 0, found: None };
+    finder.visit_block(body);
+    match finder.found {
+        None => Ok(()),
+        Some(span) => Err(syn::Error::new(
+            span,
+            "`yield_!` cannot be used inside a closure: a closure is a function of its own, not \
+             part of the coroutine, so it cannot suspend it; yield in the coroutine's body (a \
+             `for` loop instead of `.map(|x| ..)`), or make the closure's work a #[coro] fn and \
+             `yield_!` its call",
+        )),
+    }
 }
 
 /// Parses a function or trait method, without judging it.

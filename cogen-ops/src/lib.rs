@@ -10,6 +10,10 @@
 
 pub mod events;
 pub mod net;
+#[cfg(unix)]
+pub mod os_signal;
+#[cfg(unix)]
+pub mod process;
 pub mod queue;
 #[cfg(feature = "tls")]
 pub mod tls;

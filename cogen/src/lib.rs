@@ -51,12 +51,22 @@ pub use cogen_core;
 pub use cogen_ops;
 
 pub use cogen_core::{
-    Coroutine, CoroutineLocal, CoroutineRef, Dump, Error, Event, IntoYield, LocalWaker, OpContext,
-    OpOptions, Operation, Outcome, ParkToken, PassOutcome, Placement, Priority, Processed, Remote,
-    RemoteWaker, RunStatus, Scheduler, SchedulerBuilder, SchedulerId, TaskId, Timeout,
-    coroutine_local, yield_,
+    Coroutine, CoroutineLocal, CoroutineRef, Direction, Dump, Error, Event, IntoYield, LocalWaker,
+    OpContext, OpOptions, Operation, Outcome, ParkToken, PassOutcome, Placement, Priority,
+    Processed, Readiness, Remote, RemoteWaker, RunStatus, Scheduler, SchedulerBuilder, SchedulerId,
+    TaskId, Timeout, coroutine_local, yield_,
 };
+/// For operations of your own that wait on a file descriptor (see the guide, "Writing a
+/// custom operation"): the registration with the reactor and its `try_io` protocol.
+#[cfg(unix)]
+pub use cogen_core::{IoAttempt, IoRegistration, TryIo};
 pub use cogen_macros::coroutine;
+/// OS signals (`SIGINT`, `SIGTERM`, ...) as operations; not cogen's own `Signal` events.
+#[cfg(unix)]
+pub use cogen_ops::os_signal as signal;
+/// Child processes: spawn, wait for the exit as an operation, non-blocking pipes.
+#[cfg(unix)]
+pub use cogen_ops::process;
 /// TLS streams on rustls (feature `tls`): [`TlsAcceptor`](tls::TlsAcceptor),
 /// [`TlsConnector`](tls::TlsConnector), [`TlsStream`](tls::TlsStream).
 #[cfg(feature = "tls")]
