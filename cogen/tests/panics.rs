@@ -143,9 +143,7 @@ const DEAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[coro]
 fn uses_faulty(in_run: bool, cleaned: Rc<Cell<bool>>) -> u8 {
-    yield_!(
-        Faulty { opts: OpOptions::default(), in_run, cleaned }.timeout(DEAD_TIMEOUT)
-    );
+    yield_!(Faulty { opts: OpOptions::default(), in_run, cleaned }.timeout(DEAD_TIMEOUT));
     1
 }
 
