@@ -3,9 +3,11 @@
 //!
 //! - [`events`]: [`Sleep`], [`Signal`], [`WaitForSignal`], [`Spawn`], [`Join`], [`Cancel`], [`Pass`].
 //! - [`net`]: TCP, UDP and Unix sockets.
+//! - [`channel`]: [`channel::bounded`] and [`channel::unbounded`] between threads and schedulers.
 //! - [`queue`]: [`Queue`] and [`PubSub`] for coroutines.
 #![deny(missing_docs)]
 
+pub mod channel;
 pub mod events;
 pub mod net;
 pub mod queue;

@@ -57,7 +57,7 @@ pub use cogen_core::{
     coroutine_local, yield_,
 };
 pub use cogen_macros::coroutine;
-pub use cogen_ops::{events, net, queue};
+pub use cogen_ops::{channel, events, net, queue};
 
 /// Everything a coroutine usually needs.
 ///
