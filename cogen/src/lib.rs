@@ -59,6 +59,8 @@ pub use cogen_core::{
 pub use cogen_macros::coroutine;
 pub use cogen_ops::{channel, events, net, queue};
 
+pub mod runtime;
+
 /// Everything a coroutine usually needs.
 ///
 /// # Examples
