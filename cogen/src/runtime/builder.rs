@@ -36,6 +36,7 @@ pub struct RuntimeBuilder {
     workers: Option<usize>,
     scheduler: SchedulerFactory,
     pin: bool,
+    remote_spawn: bool,
     panic_hook: Option<WorkerPanicHook>,
     thread_name: String,
 }
@@ -46,6 +47,7 @@ impl Default for RuntimeBuilder {
             workers: None,
             scheduler: Arc::new(|_| Scheduler::builder()),
             pin: false,
+            remote_spawn: false,
             panic_hook: None,
             thread_name: String::from("cogen-worker"),
         }
@@ -89,6 +91,16 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Gives every worker an inbox, so that coroutines can be started on it from any thread
+    /// ([`Worker::handle`](super::Worker::handle), [`WorkerHandle::spawn`](super::WorkerHandle::spawn)).
+    /// Default: false. The inbox closes when the worker's main coroutine returns; until then
+    /// it keeps the worker's scheduler waiting (a worker whose main coroutine is stuck waits
+    /// instead of ending with [`Error::Stalled`]).
+    pub fn remote_spawn(mut self, enabled: bool) -> Self {
+        self.remote_spawn = enabled;
+        self
+    }
+
     /// Called on the worker's thread, with its index, when a coroutine panics while nobody
     /// joins it (a worker's main coroutine included; its result is also
     /// [`Error::Panicked`]). Default: the scheduler's own hook (a line on stderr).
@@ -126,6 +138,7 @@ impl RuntimeBuilder {
             workers,
             scheduler: self.scheduler,
             pin: self.pin,
+            remote_spawn: self.remote_spawn,
             panic_hook: self.panic_hook,
             thread_name: self.thread_name,
             stop: StopHandle::new(),

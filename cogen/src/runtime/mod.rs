@@ -50,16 +50,21 @@
 
 mod builder;
 mod pin;
+mod spawn;
 mod worker;
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::{fmt, thread};
+
+use crate::channel::Receiver;
 
 use cogen_core::{Coroutine, Error};
 
 pub use builder::RuntimeBuilder;
 use builder::{SchedulerFactory, WorkerPanicHook};
+pub use spawn::{JoinHandle, JoinOp, WorkerHandle};
 pub use worker::{StopHandle, Worker};
 
 /// A set of worker threads, each running its own scheduler. Build one with
@@ -86,6 +91,7 @@ pub struct Runtime {
     workers: usize,
     scheduler: SchedulerFactory,
     pin: bool,
+    remote_spawn: bool,
     panic_hook: Option<WorkerPanicHook>,
     thread_name: String,
     stop: StopHandle,
@@ -148,13 +154,26 @@ impl Runtime {
         C: Future<Output = T> + 'static,
         T: Send,
     {
+        let mut inboxes = Vec::new();
+        let mut handles_to = Vec::new();
+        if self.remote_spawn {
+            for index in 0..self.workers {
+                let (tx, rx) = crate::channel::unbounded();
+                handles_to.push(WorkerHandle::new(index, tx));
+                inboxes.push(Some(rx));
+            }
+        } else {
+            inboxes.resize_with(self.workers, || None);
+        }
+        let handles_to: Arc<[WorkerHandle]> = handles_to.into();
         let result = thread::scope(|scope| {
             let mut handles = Vec::with_capacity(self.workers);
-            for index in 0..self.workers {
+            for (index, inbox) in inboxes.into_iter().enumerate() {
                 let start = &start;
+                let workers = Arc::clone(&handles_to);
                 let spawned = thread::Builder::new()
                     .name(format!("{}-{index}", self.thread_name))
-                    .spawn_scoped(scope, move || self.worker_main(index, start));
+                    .spawn_scoped(scope, move || self.worker_main(index, start, workers, inbox));
                 match spawned {
                     Ok(h) => handles.push(h),
                     Err(e) => {
@@ -176,7 +195,13 @@ impl Runtime {
     }
 
     /// One worker's thread: pin, build the scheduler, get the coroutine, run it.
-    fn worker_main<F, C, T>(&self, index: usize, start: &F) -> Result<T, Error>
+    fn worker_main<F, C, T>(
+        &self,
+        index: usize,
+        start: &F,
+        workers: Arc<[WorkerHandle]>,
+        inbox: Option<Receiver<spawn::Job>>,
+    ) -> Result<T, Error>
     where
         F: Fn(&Worker) -> Coroutine<C>,
         C: Future<Output = T> + 'static,
@@ -194,11 +219,23 @@ impl Runtime {
             core,
             remote: sched.remote(),
             stop: self.stop.clone(),
+            workers,
         };
         self.stop.register(sched.remote());
         let coroutine = catch_unwind(AssertUnwindSafe(|| start(&worker)))
             .map_err(|p| panicked("Runtime::run's start closure", p))?;
-        let handle = sched.add(coroutine);
+        let handle = match inbox {
+            Some(rx) => {
+                let inbox = sched.add(spawn::inbox(rx));
+                // The worker's handles go with it: the inbox may close with the main coroutine.
+                drop(worker);
+                sched.add(spawn::main_then_close(coroutine, inbox))
+            }
+            None => {
+                drop(worker);
+                sched.add(coroutine)
+            }
+        };
         let ran = sched.run();
         // Dropping the scheduler cancels what a stop left unfinished.
         drop(sched);

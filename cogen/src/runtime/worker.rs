@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use cogen_core::Remote;
 
+use super::WorkerHandle;
+
 /// One worker of a running [`Runtime`](super::Runtime): a thread with its own scheduler.
 /// Given to the closure passed to [`Runtime::run`](super::Runtime::run), on that thread.
 ///
@@ -32,6 +34,7 @@ pub struct Worker {
     pub(crate) core: Option<usize>,
     pub(crate) remote: Remote,
     pub(crate) stop: StopHandle,
+    pub(crate) workers: Arc<[WorkerHandle]>,
 }
 
 impl Worker {
@@ -54,6 +57,18 @@ impl Worker {
     /// operations from another thread).
     pub fn remote(&self) -> Remote {
         self.remote.clone()
+    }
+
+    /// A handle to worker `index`, to start coroutines there; `None` if the runtime was not
+    /// built with [`remote_spawn(true)`](super::RuntimeBuilder::remote_spawn) or `index` is
+    /// out of range.
+    pub fn handle(&self, index: usize) -> Option<WorkerHandle> {
+        self.workers.get(index).cloned()
+    }
+
+    /// Handles to every worker, in worker order (empty without `remote_spawn(true)`).
+    pub fn handles(&self) -> &[WorkerHandle] {
+        &self.workers
     }
 
     /// A handle that stops every worker of the runtime.
