@@ -4,9 +4,10 @@
 
 mod util;
 
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
+use cogen::channel::{self, Receiver, Sender};
 use cogen::prelude::*;
 use cogen::runtime::{JoinHandle, Runtime, Worker, WorkerHandle};
 use util::{HANG_GUARD, bounded as guard};
@@ -32,12 +33,23 @@ fn fails() -> u64 {
 }
 
 #[coro]
-fn asker(other: Option<WorkerHandle>, out: mpsc::Sender<JoinHandle<(u64, String)>>) -> String {
+fn asker(
+    other: Option<WorkerHandle>,
+    out: mpsc::Sender<JoinHandle<(u64, String)>>,
+    done: Option<Sender<()>>,
+    wait: Option<Receiver<()>>,
+) -> String {
     let Some(other) = other else {
-        // Worker 1 lingers so that a plain thread's job can reach it too.
-        yield_!(Sleep::new(Duration::from_millis(100)));
+        // Worker 1 lives until worker 0 is done with it (its inbox closes with its main
+        // coroutine): it waits for worker 0 to drop `done`. (A sleep is not enough: the
+        // panic on purpose below can make worker 1 spend long in the panic hook printing a
+        // backtrace, and its sleep would then end before worker 0's last spawn.)
+        if let Some(wait) = wait {
+            let _ = yield_!(wait.recv());
+        }
         return String::new();
     };
+    let _done = done;
     // A join from a plain thread: send it the handle.
     if let Ok(join) = other.spawn(|| on_worker(2)) {
         let _ = out.send(join);
@@ -55,16 +67,25 @@ fn asker(other: Option<WorkerHandle>, out: mpsc::Sender<JoinHandle<(u64, String)
     }
 }
 
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().ok().and_then(|mut s| s.take())
+}
+
 #[test]
 fn a_coroutine_started_on_another_worker_is_joined_from_a_worker_and_a_thread() -> Result<(), Error>
 {
     guard(HANG_GUARD, || {
         let (tx, rx) = mpsc::channel();
         let joiner = std::thread::spawn(move || rx.recv().map(JoinHandle::join_blocking));
+        let (done_tx, done_rx) = channel::bounded::<()>(1);
+        let (done_tx, done_rx) = (Mutex::new(Some(done_tx)), Mutex::new(Some(done_rx)));
         let rt = Runtime::builder().workers(2).thread_name("w").remote_spawn(true).build()?;
         let results = rt.run(|w: &Worker| {
-            let other = if w.index() == 0 { w.handle(1) } else { None };
-            asker(other, tx.clone())
+            if w.index() == 0 {
+                asker(w.handle(1), tx.clone(), take(&done_tx), None)
+            } else {
+                asker(None, tx.clone(), None, take(&done_rx))
+            }
         })?;
         drop(tx);
         assert!(matches!(&results[0], Ok(name) if name == "w-1"), "{results:?}");

@@ -66,7 +66,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 
 pub use errors::{RecvError, SendError};
-pub use ops::{RecvOp, SendOp};
+pub use ops::{RecvOp, SPIN_ROUNDS, SendOp};
 use waiters::{WaitList, Waker};
 
 /// What the senders and the receiver share.

@@ -30,25 +30,40 @@ pub(crate) type Job = Box<dyn FnOnce(&mut OpContext<'_>) + Send>;
 ///
 /// # Examples
 ///
+/// Worker 0 asks worker 1 to compute, and waits for the answer; worker 1 lives until
+/// worker 0 is done (its inbox closes when its main coroutine returns):
+///
 /// ```
+/// use std::sync::Mutex;
 /// use cogen::prelude::*;
-/// use cogen::runtime::{Runtime, Worker};
+/// use cogen::channel::{self, Receiver, Sender};
+/// use cogen::runtime::{Runtime, Worker, WorkerHandle};
 ///
 /// #[coro]
 /// fn square(x: u64) -> u64 { x * x }
 ///
 /// #[coro]
-/// fn main_of(w: Option<cogen::runtime::WorkerHandle>) -> u64 {
-///     // Worker 0 asks worker 1 to compute, and waits for the answer.
-///     let Some(other) = w else { return 0 };
-///     match other.spawn(|| square(12)) {
-///         Ok(join) => yield_!(join.join()).unwrap_or(0),
-///         Err(_) => 0,
+/// fn main_of(other: Option<WorkerHandle>, done: Option<Sender<()>>, wait: Option<Receiver<()>>) -> u64 {
+///     if let Some(wait) = wait {
+///         let _ = yield_!(wait.recv()); // `Closed` once worker 0 drops `done`
+///         return 0;
+///     }
+///     let _done = done;
+///     match other.map(|o| o.spawn(|| square(12))) {
+///         Some(Ok(join)) => yield_!(join.join()).unwrap_or(0),
+///         _ => 0,
 ///     }
 /// }
 ///
+/// fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> { slot.lock().ok().and_then(|mut s| s.take()) }
+///
+/// let (done, wait) = channel::bounded::<()>(1);
+/// let (done, wait) = (Mutex::new(Some(done)), Mutex::new(Some(wait)));
 /// let rt = Runtime::builder().workers(2).remote_spawn(true).build()?;
-/// let results = rt.run(|w: &Worker| main_of(if w.index() == 0 { w.handle(1) } else { None }))?;
+/// let results = rt.run(|w: &Worker| match w.index() {
+///     0 => main_of(w.handle(1), take(&done), None),
+///     _ => main_of(None, None, take(&wait)),
+/// })?;
 /// assert!(matches!(results[0], Ok(144)));
 /// # Ok::<(), cogen::Error>(())
 /// ```
