@@ -10,7 +10,8 @@
 //! interleaved, `RUNS` times; the table gives the median time per item (per round trip) and
 //! cogen's ratio to each peer.
 //!
-//! Run: `cargo run --release -p cogen-bench --bin channel_bench` (`-- --quick` for a tenth).
+//! Run: `cargo run --release -p cogen-bench --bin channel_bench` (`-- --quick`, or
+//! `COGEN_BENCH_QUICK=1` as CI runs it, for a tenth).
 
 use std::time::{Duration, Instant};
 
@@ -264,7 +265,8 @@ fn scenario(name: &str, n: u64, peers: &[(&str, Scenario)]) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let quick = std::env::args().any(|a| a == "--quick")
+        || std::env::var_os("COGEN_BENCH_QUICK").is_some_and(|v| v != "0");
     let scale = if quick { 10 } else { 1 };
     scenario(
         "stream, bounded(1024)",
