@@ -73,6 +73,14 @@ impl<'a> OpContext<'a> {
         priority.resolve(self.core.config.default_priority)
     }
 
+    /// The number of coroutines in the active queue, ready to run. An operation that could
+    /// spin briefly before it parks (a channel waiting for a peer on another core) spins only
+    /// when this is zero, so it holds up nobody.
+    #[inline]
+    pub fn runnable(&self) -> usize {
+        self.core.active.len()
+    }
+
     /// The builder's `ops_greedy`: try I/O before parking, even when readiness is unknown.
     #[inline]
     pub fn ops_greedy(&self) -> bool {

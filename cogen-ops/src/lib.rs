@@ -3,11 +3,13 @@
 //!
 //! - [`events`]: [`Sleep`], [`Signal`], [`WaitForSignal`], [`Spawn`], [`Join`], [`Cancel`], [`Pass`].
 //! - [`net`]: TCP, UDP and Unix sockets.
+//! - [`channel`]: [`channel::bounded`] and [`channel::unbounded`] between threads and schedulers.
 //! - [`queue`]: [`Queue`] and [`PubSub`] for coroutines.
 //! - `tls` (feature `tls`): TLS streams on rustls, whose handshake, reads and writes are
 //!   operations.
 #![deny(missing_docs)]
 
+pub mod channel;
 pub mod events;
 pub mod net;
 #[cfg(unix)]

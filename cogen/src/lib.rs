@@ -42,6 +42,9 @@
 //! - [`cogen_core`]: coroutines, the [`Operation`] protocol, the [`Scheduler`].
 //! - [`cogen_ops`]: the built-in operations.
 //!
+//! Every core: [`runtime`] runs one scheduler per worker thread, and [`channel`] carries
+//! values between them (or any threads).
+//!
 //! The guide (`docs/` in the repository) explains the concepts, the operation protocol and
 //! how to write a custom operation.
 #![deny(missing_docs)]
@@ -71,7 +74,9 @@ pub use cogen_ops::process;
 /// [`TlsConnector`](tls::TlsConnector), [`TlsStream`](tls::TlsStream).
 #[cfg(feature = "tls")]
 pub use cogen_ops::tls;
-pub use cogen_ops::{events, net, queue};
+pub use cogen_ops::{channel, events, net, queue};
+
+pub mod runtime;
 
 /// Everything a coroutine usually needs.
 ///
