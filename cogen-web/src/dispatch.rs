@@ -118,6 +118,19 @@ fn respond_error(conn: &Conn, status: StatusCode) -> std::io::Result<()> {
     yield_!(flush(conn))
 }
 
+/// Encodes the answer to a handler's [`Error::Status`]: `status` with `message` as a
+/// `text/plain` body, framed like any response (the connection may persist).
+fn answer_status(conn: &Conn, status: StatusCode, message: &str) -> Result<(), Error> {
+    let content_type = http::HeaderValue::from_static("text/plain; charset=utf-8");
+    let headers = [(http::header::CONTENT_TYPE, content_type)];
+    let body = message.as_bytes();
+    let headers = headers.iter().map(|(k, v)| (k, v));
+    crate::encode::start_head(conn, status, headers, Some(body.len() as u64))?;
+    crate::encode::append_body(conn, body)?;
+    conn.state.borrow_mut().writing = crate::io::Writing::Done;
+    Ok(())
+}
+
 /// Reads and discards what the handler left of the body, up to the drain limit; a body it
 /// cannot drain (too long, malformed, cut short) disables keep-alive.
 #[cogen::coroutine]
@@ -241,6 +254,14 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
         let request = Request::new(head, Rc::clone(&conn));
         let writer = ResponseWriter::new(Rc::clone(&conn));
         let handled = yield_!(CatchPanic::coroutine(handler.call(request, writer)));
+        let handled = match handled {
+            // A typed refusal before any of the response: answered as a response of its own,
+            // on a connection that persists.
+            Err(Error::Status { status, message }) if !conn.state.borrow().started() => {
+                answer_status(&conn, status, &message)
+            }
+            other => other,
+        };
         match handled {
             Ok(()) => {
                 if let Err(e) = crate::encode::finish(&conn) {
@@ -259,11 +280,7 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
                     return Err(e);
                 }
                 conn.out.borrow_mut().clear();
-                let status = match &e {
-                    Error::Protocol(p) => p.status(),
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                if yield_!(respond_error(&conn, status)).is_ok() {
+                if yield_!(respond_error(&conn, e.status_code())).is_ok() {
                     yield_!(close(&conn, false));
                 }
                 return Err(e);

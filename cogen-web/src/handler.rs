@@ -1,6 +1,6 @@
 //! Handlers and their composition: the `Handler` trait (any `#[coro]` function of a request
-//! and a response writer is one), a router by method and path prefix, and middleware as plain
-//! wrappers (request logging, a body-size limit).
+//! and a response writer is one) and middleware as plain wrappers (request logging, a
+//! body-size limit). The router is in `router.rs`.
 
 use std::fmt;
 use std::future::Future;
@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use cogen::{Coroutine, IntoYield};
-use http::{Method, StatusCode};
+use http::Method;
 
 use crate::error::{Error, ProtocolError};
 use crate::request::Request;
@@ -41,103 +41,10 @@ where
 }
 
 /// Boxes a handler's body.
-fn boxed<H: Handler>(h: &H, req: Request, res: ResponseWriter) -> Coroutine<BoxFuture> {
+pub(crate) fn boxed<H: Handler>(h: &H, req: Request, res: ResponseWriter) -> Coroutine<BoxFuture> {
     let co = h.call(req, res);
     let name = co.name();
     Coroutine::new(name, Box::pin(co.into_yield()) as BoxFuture)
-}
-
-type Dyn = Rc<dyn Fn(Request, ResponseWriter) -> Coroutine<BoxFuture>>;
-
-/// Routes requests by method and path prefix, longest prefix first. A prefix `/a` matches
-/// `/a` and `/a/...`, not `/ab`; `/` matches everything. Unmatched requests get 404.
-///
-/// # Examples
-///
-/// ```
-/// use cogen::prelude::*;
-/// use cogen_web::{Error, Request, ResponseWriter, Router};
-///
-/// #[coro]
-/// fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
-///     yield_!(res.send(http::Response::new("hello")))
-/// }
-/// let router = Router::new().get("/hello", hello).route(None, "/any", hello);
-/// # let _ = router;
-/// ```
-#[derive(Clone, Default)]
-pub struct Router {
-    routes: Vec<(Option<Method>, String, Dyn)>,
-}
-
-impl Router {
-    /// An empty router (everything 404).
-    pub fn new() -> Self {
-        Router::default()
-    }
-
-    /// Routes `method` (any method when `None`) under `prefix` to `handler`.
-    pub fn route(mut self, method: Option<Method>, prefix: &str, handler: impl Handler) -> Self {
-        let prefix = prefix.trim_end_matches('/').to_owned();
-        let h: Dyn = Rc::new(move |req, res| boxed(&handler, req, res));
-        self.routes.push((method, prefix, h));
-        self.routes.sort_by_key(|r| std::cmp::Reverse(r.1.len()));
-        self
-    }
-
-    /// Routes `GET` (and `HEAD`) under `prefix`.
-    pub fn get(self, prefix: &str, handler: impl Handler) -> Self {
-        self.route(Some(Method::GET), prefix, handler)
-    }
-
-    /// Routes `POST` under `prefix`.
-    pub fn post(self, prefix: &str, handler: impl Handler) -> Self {
-        self.route(Some(Method::POST), prefix, handler)
-    }
-
-    fn find(&self, method: &Method, path: &str) -> Option<&Dyn> {
-        self.routes.iter().find_map(|(m, prefix, h)| {
-            let method_ok = match m {
-                None => true,
-                Some(m) => m == method || (*m == Method::GET && *method == Method::HEAD),
-            };
-            let path_ok = prefix.is_empty()
-                || path == prefix
-                || (path.starts_with(prefix.as_str())
-                    && path.as_bytes().get(prefix.len()) == Some(&b'/'));
-            (method_ok && path_ok).then_some(h)
-        })
-    }
-}
-
-impl Handler for Router {
-    type Future = BoxFuture;
-    fn call(&self, req: Request, res: ResponseWriter) -> Coroutine<BoxFuture> {
-        match self.find(req.method(), req.path()) {
-            Some(h) => h(req, res),
-            None => boxed(&not_found, req, res),
-        }
-    }
-}
-
-impl fmt::Debug for Router {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut l = f.debug_list();
-        for (m, p, _) in &self.routes {
-            l.entry(&(m, p));
-        }
-        l.finish()
-    }
-}
-
-#[cogen::coroutine]
-fn not_found(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
-    let response = http::Response::builder()
-        .status(StatusCode::NOT_FOUND)
-        .header("content-type", "text/plain")
-        .body("404 Not Found\n")
-        .map_err(|e| Error::Handler(e.to_string()))?;
-    yield_!(res.send(response))
 }
 
 /// One handled request, as given to a [`Logged`] hook.

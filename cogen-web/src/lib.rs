@@ -47,6 +47,7 @@ mod io;
 mod parse;
 mod request;
 mod response;
+mod router;
 mod server;
 mod shutdown;
 mod static_files;
@@ -54,7 +55,12 @@ mod stream;
 
 pub use config::Config;
 pub use error::{Error, ProtocolError};
-pub use handler::{BodyLimit, BoxFuture, Handler, LogLine, Logged, Router};
+pub use handler::{BodyLimit, BoxFuture, Handler, LogLine, Logged};
+pub use router::Router;
+
+/// The `http` crate this one speaks (`StatusCode`, `Method`, `Response`, headers), so an
+/// application needs no dependency of its own on a matching version.
+pub use http;
 pub use request::Request;
 pub use response::ResponseWriter;
 pub use server::Server;

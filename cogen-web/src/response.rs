@@ -4,6 +4,7 @@
 use std::fmt;
 use std::rc::Rc;
 
+use http::header::{CONTENT_TYPE, LOCATION};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::encode::{append_body, start_head};
@@ -78,6 +79,80 @@ impl ResponseWriter {
         append_body(&self.conn, body)?;
         self.conn.state.borrow_mut().writing = Writing::Done;
         // Not flushed here: the connection flushes, together with pipelined answers.
+        Ok(())
+    }
+
+    /// Sends a whole `text/plain; charset=utf-8` response with `status`.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Response` if a response was already started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Request, ResponseWriter};
+    ///
+    /// #[coro]
+    /// fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    ///     yield_!(res.text(http::StatusCode::OK, "hello\n"))
+    /// }
+    /// # let _ = hello;
+    /// ```
+    #[cogen::coroutine]
+    pub fn text(&mut self, status: StatusCode, body: impl Into<String>) -> Result<(), Error> {
+        let body = body.into();
+        let headers = [(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))];
+        self.send_parts(status, &headers, body.as_bytes())
+    }
+
+    /// Sends a redirect to `location` with `status` (`303 See Other` after a form post,
+    /// `301`/`308` for a moved page, `302`/`307` for a temporary one), with a short text body.
+    ///
+    /// # Errors
+    ///
+    /// `Error::InvalidHeader` if `location` is not a valid header value; `Error::Response` if
+    /// a response was already started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Request, ResponseWriter};
+    ///
+    /// #[coro]
+    /// fn old(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    ///     yield_!(res.redirect(http::StatusCode::MOVED_PERMANENTLY, "/new"))
+    /// }
+    /// # let _ = old;
+    /// ```
+    #[cogen::coroutine]
+    pub fn redirect(&mut self, status: StatusCode, location: &str) -> Result<(), Error> {
+        let value =
+            HeaderValue::from_str(location).map_err(|_| Error::InvalidHeader("location".into()))?;
+        let headers = [
+            (LOCATION, value),
+            (CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+        ];
+        self.send_parts(status, &headers, format!("Redirecting to {location}\n").as_bytes())
+    }
+
+    /// Encodes a whole response (not flushed: the connection flushes it).
+    pub(crate) fn send_parts(
+        &mut self,
+        status: StatusCode,
+        headers: &[(HeaderName, HeaderValue)],
+        body: &[u8],
+    ) -> Result<(), Error> {
+        start_head(
+            &self.conn,
+            status,
+            headers.iter().map(|(k, v)| (k, v)),
+            Some(body.len() as u64),
+        )?;
+        append_body(&self.conn, body)?;
+        self.conn.state.borrow_mut().writing = Writing::Done;
         Ok(())
     }
 
