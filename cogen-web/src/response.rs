@@ -138,6 +138,40 @@ impl ResponseWriter {
         self.send_parts(status, &headers, format!("Redirecting to {location}\n").as_bytes())
     }
 
+    /// Sends `value` as an `application/json` response with `status` (feature `json`).
+    ///
+    /// # Errors
+    ///
+    /// `Error::Handler` if `value` fails to serialize; `Error::Response` if a response was
+    /// already started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Request, ResponseWriter};
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Status { ok: bool }
+    ///
+    /// #[coro]
+    /// fn status(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    ///     yield_!(res.json(http::StatusCode::OK, &Status { ok: true }))
+    /// }
+    /// # let _ = status;
+    /// ```
+    #[cfg(feature = "json")]
+    #[cogen::coroutine]
+    pub fn json<T: serde::Serialize + ?Sized>(
+        &mut self,
+        status: StatusCode,
+        value: &T,
+    ) -> Result<(), Error> {
+        let body = serde_json::to_vec(value).map_err(|e| Error::Handler(e.to_string()))?;
+        let headers = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+        self.send_parts(status, &headers, &body)
+    }
+
     /// Encodes a whole response (not flushed: the connection flushes it).
     pub(crate) fn send_parts(
         &mut self,
