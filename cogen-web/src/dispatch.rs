@@ -102,13 +102,18 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
     }
 }
 
+/// The body of the server's own error responses: `404 Not Found\n`.
+pub(crate) fn error_body(status: StatusCode) -> String {
+    format!("{} {}\n", status.as_u16(), status.canonical_reason().unwrap_or(""))
+}
+
 /// Writes a complete error response with `Connection: close`.
 #[cogen::coroutine]
 fn respond_error(conn: &Conn, status: StatusCode) -> std::io::Result<()> {
     {
         let mut out = conn.out.borrow_mut();
         let reason = status.canonical_reason().unwrap_or("");
-        let body = format!("{} {reason}\n", status.as_u16());
+        let body = error_body(status);
         out.extend_from_slice(format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).as_bytes());
         conn.append_date(&mut out);
         out.extend_from_slice(b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n");
@@ -277,13 +282,15 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
                     if yield_!(flush(&conn)).is_ok() {
                         yield_!(close(&conn, false));
                     }
-                    return Err(e);
+                } else {
+                    conn.out.borrow_mut().clear();
+                    if yield_!(respond_error(&conn, e.status_code())).is_ok() {
+                        yield_!(close(&conn, false));
+                    }
                 }
-                conn.out.borrow_mut().clear();
-                if yield_!(respond_error(&conn, e.status_code())).is_ok() {
-                    yield_!(close(&conn, false));
-                }
-                return Err(e);
+                // Reported once: by the `Logged` hook if one saw it, else by the server's.
+                let logged = conn.state.borrow().error_logged;
+                return if logged { Ok(()) } else { Err(e) };
             }
         }
         // Whether the connection persists is the state's one decision (`State::persists`);

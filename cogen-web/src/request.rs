@@ -55,6 +55,11 @@ impl Request {
         self.states = states;
     }
 
+    /// The connection (for middleware of this crate).
+    pub(crate) fn conn(&self) -> &Rc<Conn> {
+        &self.conn
+    }
+
     /// The path parameter `name` of the matched route (`:name` or `*name`), as sent
     /// (percent-encoded); `None` outside a [`Router`](crate::Router) or for an unknown name.
     ///

@@ -228,6 +228,7 @@ impl ResponseWriter {
         let send_timeout = self.conn.cfg.send_timeout;
         let sent =
             yield_!(crate::stream::send_file(&self.conn.stream, file, offset, len, send_timeout))?;
+        self.conn.state.borrow_mut().body_bytes += sent;
         if sent < len {
             self.conn.state.borrow_mut().disable_keep_alive();
             return Err(Error::Io(std::io::Error::new(
