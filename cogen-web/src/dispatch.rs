@@ -246,6 +246,7 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
             Ok(Some(head)) => head,
             Ok(None) => return Ok(()),
             Err(Error::Protocol(e)) => {
+                crate::trace::refused(e.status(), &Error::Protocol(e));
                 if yield_!(respond_error(&conn, e.status())).is_ok() {
                     // A client too slow to send its head gets no more time to linger in.
                     yield_!(close(&conn, e != ProtocolError::HeaderTimeout));
@@ -256,9 +257,15 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
         };
         first = false;
         conn.state.borrow_mut().start(&head);
+        #[cfg(feature = "tracing")]
+        let (method, uri) = (head.method.clone(), head.uri.clone());
+        #[cfg(not(feature = "tracing"))]
+        let (method, uri) = ((), ());
         let request = Request::new(head, Rc::clone(&conn));
         let writer = ResponseWriter::new(Rc::clone(&conn));
-        let handled = yield_!(CatchPanic::coroutine(handler.call(request, writer)));
+        let call = handler.call(request, writer);
+        let call = crate::trace::request(call, &method, &uri);
+        let handled = yield_!(CatchPanic::coroutine(call));
         let handled = match handled {
             // A typed refusal before any of the response: answered as a response of its own,
             // on a connection that persists.
@@ -277,7 +284,9 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
                 }
             }
             Err(e) => {
-                if conn.state.borrow().started() {
+                let started = conn.state.borrow().started();
+                crate::trace::handler_failed((!started).then(|| e.status_code()), &e);
+                if started {
                     // Part of the response is out: the only honest end is a close.
                     if yield_!(flush(&conn)).is_ok() {
                         yield_!(close(&conn, false));

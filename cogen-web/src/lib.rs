@@ -31,6 +31,16 @@
 //! (it opens no tunnels). A refused connection ends with a lingering close, so the client
 //! reads its error instead of a reset; a client that stops reading a response is dropped
 //! after [`Config::send_timeout`].
+//!
+//! # Features
+//!
+//! - `tls`: HTTPS, `Server::tls(Arc<rustls::ServerConfig>)`.
+//! - `json`: [`Request::json`] and [`ResponseWriter::json`] (serde / serde_json).
+//! - `tracing`: a `connection` span (field `peer`) around each connection and a `request`
+//!   span (fields `method`, `uri`) around each handler, a `WARN` event for each request
+//!   refused before a handler runs and an `ERROR` event for each handler error (fields
+//!   `status`, `error`), for whatever `tracing` subscriber the application installs. Off,
+//!   none of it is compiled.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -53,6 +63,7 @@ mod server;
 mod shutdown;
 mod static_files;
 mod stream;
+mod trace;
 
 pub use config::Config;
 pub use error::{Error, ProtocolError};
