@@ -35,7 +35,7 @@
 //! # Features
 //!
 //! - `tls`: HTTPS, `Server::tls(Arc<rustls::ServerConfig>)`.
-//! - `json`: [`Request::json`] and [`ResponseWriter::json`] (serde / serde_json).
+//! - `json`: `Request::json` and `ResponseWriter::json` (serde / serde_json).
 //! - `tracing`: a `connection` span (field `peer`) around each connection and a `request`
 //!   span (fields `method`, `uri`) around each handler, a `WARN` event for each request
 //!   refused before a handler runs and an `ERROR` event for each handler error (fields
