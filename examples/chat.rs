@@ -27,21 +27,27 @@
 //!
 //! # Why a cursor: no message lost, nothing leaked
 //!
-//! Every message gets a sequence number, and the room keeps the last `--history` messages
-//! (1000 by default) in a log. A client holds the cursor — the number of the next message it
-//! wants — and sends it back with every pull, so the server keeps *no state per client*:
+//! Every message gets a sequence number, and the room's feed — a
+//! [`PubSub::with_replay`], which is the log — keeps the last `--history` messages (1000 by
+//! default). A client holds the cursor — the number of the next message it wants — and sends
+//! it back with every pull, which subscribes from it ([`PubSub::subscribe_from`]) and answers
+//! with the subscriber's new cursor ([`Subscriber::next_seq`]); so the server keeps *no state
+//! per client*, and no log beside the feed:
 //!
 //! - Nothing is lost between polls. A message published while a client is between two pulls
-//!   is in the log, and the next pull (with the old cursor) returns it at once. Only a client
-//!   that falls more than `--history` messages behind misses some, and it is told how many
-//!   (`skipped`), never silently — the same contract as `PubSub`'s `Lagged`.
+//!   is kept by the feed, and the next pull (with the old cursor) returns it at once. Only a
+//!   client that falls more than `--history` messages behind misses some, and it is told how
+//!   many (`skipped`, from `PubSub`'s `Lagged`), never silently.
 //! - Nothing leaks when a browser goes away. A pull holds a [`Subscriber`] only while it
 //!   waits, at most the poll timeout; then it answers (into a closed socket, if the browser
 //!   left), the connection ends and the subscriber is dropped. There is no map of clients to
 //!   expire.
-//! - No race between "is there anything?" and "wait for the next one": a pull that finds
-//!   nothing new subscribes before it yields, and nothing else runs on the scheduler in
-//!   between, so the subscriber gets every message numbered from the cursor on.
+//! - No race between "is there anything?" and "wait for the next one": the pull subscribes
+//!   from its cursor before it yields, so the subscriber gets every message numbered from
+//!   the cursor on.
+//!
+//! The room and the page are router state ([`Router::state`], read with
+//! [`Request::state`]): no `Rc` cloned into each handler.
 //!
 //! A per-client subscriber kept in a map between polls would lose nothing either, but it
 //! needs client ids, an expiry sweep, and keeps a queue growing for every vanished browser
@@ -49,8 +55,6 @@
 //!
 //! The page escapes nothing itself: it shows each message with `textContent`, so `<b>&`
 //! displays as typed.
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -58,8 +62,8 @@ use std::time::Duration;
 
 use cogen::prelude::*;
 use cogen::queue::FetchError;
+use cogen_web::http::StatusCode;
 use cogen_web::{BodyLimit, Error, Logged, Request, ResponseWriter, Router, Server};
-use http::StatusCode;
 
 /// Largest message, in bytes. A chat line, not a file upload: 4 KiB is a long paragraph,
 /// and bounds what one push makes every client download.
@@ -75,73 +79,24 @@ const JOIN_BACKLOG: u64 = 50;
 /// The default address.
 const DEFAULT_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 8000);
 
-/// One chat line and its sequence number.
-#[derive(Clone, Debug)]
-struct Message {
-    seq: u64,
-    text: Rc<str>,
-}
-
 /// What a pull answers: the messages from a cursor on, and the cursor to continue from.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Batch {
     next: u64,
     skipped: u64,
     messages: Vec<Rc<str>>,
 }
 
-/// The chat room: the message log, and the feed that wakes waiting pulls.
+/// The chat room: the feed is the log (`PubSub::with_replay` numbers and keeps the last
+/// `--history` messages), shared with the handlers as router state.
 #[derive(Debug)]
 struct Room {
-    log: RefCell<VecDeque<Message>>,
-    /// Sequence number of the next message.
-    next: Cell<u64>,
-    history: usize,
+    feed: PubSub<Rc<str>>,
     poll_timeout: Duration,
-    feed: PubSub<Message>,
 }
 
-impl Room {
-    fn new(history: usize, poll_timeout: Duration) -> Self {
-        Room {
-            log: RefCell::new(VecDeque::new()),
-            next: Cell::new(0),
-            history,
-            poll_timeout,
-            feed: PubSub::with_history(history),
-        }
-    }
-
-    /// Numbers `text` and keeps it in the log (dropping the oldest beyond the history).
-    fn append(&self, text: &str) -> Message {
-        let msg = Message { seq: self.next.get(), text: text.into() };
-        self.next.set(msg.seq + 1);
-        let mut log = self.log.borrow_mut();
-        log.push_back(msg.clone());
-        while log.len() > self.history {
-            log.pop_front();
-        }
-        msg
-    }
-
-    /// Sequence number of the oldest kept message.
-    fn first(&self) -> u64 {
-        self.log.borrow().front().map_or(self.next.get(), |m| m.seq)
-    }
-
-    /// The kept messages numbered `cursor` and later. A cursor older than the log counts
-    /// the lost messages in `skipped`; one beyond the end (from before a server restart)
-    /// starts again from the oldest kept.
-    fn read_from(&self, cursor: u64) -> Batch {
-        let (first, next) = (self.first(), self.next.get());
-        let start = if cursor > next { first } else { cursor.max(first) };
-        let skipped = first.saturating_sub(cursor);
-        let log = self.log.borrow();
-        let from = usize::try_from(start - first).unwrap_or(usize::MAX);
-        let messages = log.iter().skip(from).map(|m| Rc::clone(&m.text)).collect();
-        Batch { next, skipped, messages }
-    }
-}
+/// The page, with its limits filled in (router state, like the room).
+struct Page(String);
 
 /// Appends `s` as a JSON string literal.
 fn push_json_string(out: &mut String, s: &str) {
@@ -161,6 +116,23 @@ fn push_json_string(out: &mut String, s: &str) {
 }
 
 impl Batch {
+    /// Adds what `sub` can fetch without waiting; false if there was nothing.
+    fn take_from(&mut self, sub: &Subscriber<Rc<str>>) -> bool {
+        let mut any = false;
+        while let Some(fetched) = sub.try_fetch() {
+            any = true;
+            match fetched {
+                Ok(msgs) => self.messages.extend(msgs),
+                // Older than the feed keeps: counted, never silent; the next fetch goes on
+                // from the oldest kept.
+                Err(FetchError::Lagged(n)) => self.skipped += n,
+                Err(_) => break,
+            }
+        }
+        self.next = sub.next_seq();
+        any
+    }
+
     fn to_json(&self) -> String {
         let mut out =
             format!("{{\"next\":{},\"skipped\":{},\"messages\":[", self.next, self.skipped);
@@ -189,100 +161,73 @@ fn reply(
         .map_err(|e| Error::Handler(e.to_string()))
 }
 
-fn text(status: StatusCode, body: &str) -> Result<http::Response<String>, Error> {
-    reply(status, "text/plain; charset=utf-8", format!("{body}\n"))
-}
-
-/// The `since` parameter of a query string: `Ok(None)` if absent.
-fn parse_since(query: Option<&str>) -> Result<Option<u64>, std::num::ParseIntError> {
-    let Some(query) = query else { return Ok(None) };
-    let value = query.split('&').find_map(|pair| pair.strip_prefix("since="));
-    value.map(str::parse).transpose()
+#[coro]
+fn page(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    if req.path() != "/" {
+        return Err(Error::not_found("404 Not Found\n"));
+    }
+    let html = &req.state::<Page>()?.0;
+    yield_!(res.send(reply(StatusCode::OK, "text/html; charset=utf-8", html.as_str())?))
 }
 
 #[coro]
-fn page(html: Rc<str>, req: Request, mut res: ResponseWriter) -> Result<(), Error> {
-    let response = if req.path() == "/" {
-        reply(StatusCode::OK, "text/html; charset=utf-8", &*html)?
-    } else {
-        text(StatusCode::NOT_FOUND, "404 Not Found")?
-    };
-    yield_!(res.send(response))
-}
-
-#[coro]
-fn pull(room: Rc<Room>, req: Request, mut res: ResponseWriter) -> Result<(), Error> {
-    let batch = match parse_since(req.query()) {
-        Err(_) => return yield_!(res.send(text(StatusCode::BAD_REQUEST, "bad since")?)),
+fn pull(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    let room = req.state::<Room>()?;
+    let since: Option<u64> = req.query_parse("since")?;
+    let (first, next) = (room.feed.first_seq(), room.feed.next_seq());
+    let cursor = match since {
         // Joining: the recent messages, and the cursor.
-        Ok(None) => room.read_from(room.next.get().saturating_sub(JOIN_BACKLOG)),
-        Ok(Some(cursor)) if cursor != room.next.get() => room.read_from(cursor),
-        Ok(Some(cursor)) => {
-            // Nothing new yet: subscribe (before yielding, so nothing can slip by) and wait.
-            let sub = room.feed.subscribe();
-            match yield_!(sub.fetch().timeout(room.poll_timeout)) {
-                // Numbered from `cursor` on: a push logs and publishes without another
-                // coroutine running in between (the filter only makes that explicit).
-                Ok(msgs) => Batch {
-                    next: msgs.last().map_or(cursor, |m| m.seq + 1).max(cursor),
-                    skipped: 0,
-                    messages: msgs
-                        .into_iter()
-                        .filter(|m| m.seq >= cursor)
-                        .map(|m| m.text)
-                        .collect(),
-                },
-                // More was published than the feed keeps before this pull ran: the log has
-                // it (or counts what it lost).
-                Err(FetchError::Lagged(_)) => room.read_from(cursor),
-                // A timeout (`FetchError` is non-exhaustive: so would any later failure of
-                // the wait be): nothing new, the client polls again.
-                Err(_) => {
-                    let empty = http::Response::builder()
-                        .status(StatusCode::NO_CONTENT)
-                        .header("cache-control", "no-store")
-                        .body("")
-                        .map_err(|e| Error::Handler(e.to_string()))?;
-                    return yield_!(res.send(empty));
-                }
+        None => next.saturating_sub(JOIN_BACKLOG),
+        // A cursor from the future (from before a server restart): from the oldest kept.
+        Some(c) if c > next => first,
+        Some(c) => c,
+    };
+    // Subscribed before anything yields: nothing published from `cursor` on can slip by.
+    let sub = room.feed.subscribe_from(cursor);
+    let mut batch = Batch::default();
+    if !batch.take_from(&sub) && since.is_some() {
+        // Nothing new yet: wait for the next message, up to the poll timeout.
+        match yield_!(sub.fetch().timeout(room.poll_timeout)) {
+            Ok(msgs) => batch.messages = msgs,
+            Err(FetchError::Lagged(n)) => batch.skipped = n,
+            // A timeout (`FetchError` is non-exhaustive: so would any later failure of the
+            // wait be): nothing new, the client polls again.
+            Err(_) => {
+                let empty = reply(StatusCode::NO_CONTENT, "text/plain", "")?;
+                return yield_!(res.send(empty));
             }
         }
-    };
+        batch.take_from(&sub);
+    }
     yield_!(res.send(reply(StatusCode::OK, "application/json", batch.to_json())?))
 }
 
 #[coro]
-fn push(room: Rc<Room>, req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+fn push(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
     // Beyond the limit this fails with BodyTooLarge, which the server answers with 413.
     let body = yield_!(req.read_to_end(MAX_MESSAGE_BYTES))?;
-    let Ok(message) = String::from_utf8(body) else {
-        return yield_!(res.send(text(StatusCode::BAD_REQUEST, "the message is not UTF-8")?));
-    };
+    let message =
+        String::from_utf8(body).map_err(|_| Error::bad_request("the message is not UTF-8\n"))?;
     let message = message.trim();
     if message.is_empty() {
-        return yield_!(res.send(text(StatusCode::BAD_REQUEST, "the message is empty")?));
+        return Err(Error::bad_request("the message is empty\n"));
     }
-    let msg = room.append(message);
-    let seq = msg.seq;
-    yield_!(room.feed.publish(msg));
+    let feed = &req.state::<Room>()?.feed;
+    let seq = feed.next_seq();
+    yield_!(feed.publish(message.into()));
     yield_!(res.send(reply(StatusCode::OK, "application/json", format!("{{\"seq\":{seq}}}"))?))
 }
 
 /// The routes: the page, the long poll, and the push (refused with 413 before it runs when
 /// the declared length is too large; chunked bodies are bounded by `read_to_end`).
-fn app(room: &Rc<Room>) -> Router {
-    let html: Rc<str> = PAGE.replace("{MAXLEN}", &(MAX_MESSAGE_BYTES / 4).to_string()).into();
-    let (r1, r2) = (Rc::clone(room), Rc::clone(room));
+fn app(history: usize, poll_timeout: Duration) -> Router {
+    let html = PAGE.replace("{MAXLEN}", &(MAX_MESSAGE_BYTES / 4).to_string());
     Router::new()
-        .get("/", move |req, res| page(Rc::clone(&html), req, res))
-        .get("/pull", move |req, res| pull(Rc::clone(&r1), req, res))
-        .post(
-            "/push",
-            BodyLimit::new(
-                move |req, res| push(Rc::clone(&r2), req, res),
-                MAX_MESSAGE_BYTES as u64,
-            ),
-        )
+        .get("/", page)
+        .get("/pull", pull)
+        .post("/push", BodyLimit::new(push, MAX_MESSAGE_BYTES as u64))
+        .state(Room { feed: PubSub::with_replay(history), poll_timeout })
+        .state(Page(html))
 }
 
 /// Command-line options.
@@ -340,11 +285,7 @@ fn parse_args() -> io::Result<Options> {
 
 fn main() -> io::Result<()> {
     let opts = parse_args()?;
-    let room = Rc::new(Room::new(opts.history, opts.poll_timeout));
-    let app = Logged::new(app(&room), |l| {
-        let error = l.error.as_deref().map(|e| format!(" error: {e}")).unwrap_or_default();
-        eprintln!("{} {} {} {:?}{error}", l.peer, l.method, l.uri, l.elapsed);
-    });
+    let app = Logged::new(app(opts.history, opts.poll_timeout), |l| eprintln!("{l}"));
     let server = Server::bind(opts.addr, app)?;
     println!("chat listening on http://{}/", server.local_addr()?);
     let mut sched = Scheduler::new();

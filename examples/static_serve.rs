@@ -38,8 +38,7 @@ fn main() -> io::Result<()> {
         }
     }
     let files = StaticFiles::new(&root)?.index("index.html");
-    let app =
-        Logged::new(files, |l| eprintln!("{} {} {} {:?}", l.peer, l.method, l.uri, l.elapsed));
+    let app = Logged::new(files, |l| eprintln!("{l}"));
     let mut server = Server::bind(addr, app)?;
     let scheme = match (cert, key) {
         (Some(cert), Some(key)) => {

@@ -102,13 +102,18 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
     }
 }
 
+/// The body of the server's own error responses: `404 Not Found\n`.
+pub(crate) fn error_body(status: StatusCode) -> String {
+    format!("{} {}\n", status.as_u16(), status.canonical_reason().unwrap_or(""))
+}
+
 /// Writes a complete error response with `Connection: close`.
 #[cogen::coroutine]
 fn respond_error(conn: &Conn, status: StatusCode) -> std::io::Result<()> {
     {
         let mut out = conn.out.borrow_mut();
         let reason = status.canonical_reason().unwrap_or("");
-        let body = format!("{} {reason}\n", status.as_u16());
+        let body = error_body(status);
         out.extend_from_slice(format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).as_bytes());
         conn.append_date(&mut out);
         out.extend_from_slice(b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n");
@@ -116,6 +121,19 @@ fn respond_error(conn: &Conn, status: StatusCode) -> std::io::Result<()> {
         out.extend_from_slice(body.as_bytes());
     }
     yield_!(flush(conn))
+}
+
+/// Encodes the answer to a handler's [`Error::Status`]: `status` with `message` as a
+/// `text/plain` body, framed like any response (the connection may persist).
+fn answer_status(conn: &Conn, status: StatusCode, message: &str) -> Result<(), Error> {
+    let content_type = http::HeaderValue::from_static("text/plain; charset=utf-8");
+    let headers = [(http::header::CONTENT_TYPE, content_type)];
+    let body = message.as_bytes();
+    let headers = headers.iter().map(|(k, v)| (k, v));
+    crate::encode::start_head(conn, status, headers, Some(body.len() as u64))?;
+    crate::encode::append_body(conn, body)?;
+    conn.state.borrow_mut().writing = crate::io::Writing::Done;
+    Ok(())
 }
 
 /// Reads and discards what the handler left of the body, up to the drain limit; a body it
@@ -228,6 +246,7 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
             Ok(Some(head)) => head,
             Ok(None) => return Ok(()),
             Err(Error::Protocol(e)) => {
+                crate::trace::refused(e.status(), &Error::Protocol(e));
                 if yield_!(respond_error(&conn, e.status())).is_ok() {
                     // A client too slow to send its head gets no more time to linger in.
                     yield_!(close(&conn, e != ProtocolError::HeaderTimeout));
@@ -238,9 +257,23 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
         };
         first = false;
         conn.state.borrow_mut().start(&head);
+        #[cfg(feature = "tracing")]
+        let (method, uri) = (head.method.clone(), head.uri.clone());
+        #[cfg(not(feature = "tracing"))]
+        let (method, uri) = ((), ());
         let request = Request::new(head, Rc::clone(&conn));
         let writer = ResponseWriter::new(Rc::clone(&conn));
-        let handled = yield_!(CatchPanic::coroutine(handler.call(request, writer)));
+        let call = handler.call(request, writer);
+        let call = crate::trace::request(call, &method, &uri);
+        let handled = yield_!(CatchPanic::coroutine(call));
+        let handled = match handled {
+            // A typed refusal before any of the response: answered as a response of its own,
+            // on a connection that persists.
+            Err(Error::Status { status, message }) if !conn.state.borrow().started() => {
+                answer_status(&conn, status, &message)
+            }
+            other => other,
+        };
         match handled {
             Ok(()) => {
                 if let Err(e) = crate::encode::finish(&conn) {
@@ -251,22 +284,22 @@ pub(crate) fn serve_connection<H: Handler>(conn: Rc<Conn>, handler: Rc<H>) -> Re
                 }
             }
             Err(e) => {
-                if conn.state.borrow().started() {
+                let started = conn.state.borrow().started();
+                crate::trace::handler_failed((!started).then(|| e.status_code()), &e);
+                if started {
                     // Part of the response is out: the only honest end is a close.
                     if yield_!(flush(&conn)).is_ok() {
                         yield_!(close(&conn, false));
                     }
-                    return Err(e);
+                } else {
+                    conn.out.borrow_mut().clear();
+                    if yield_!(respond_error(&conn, e.status_code())).is_ok() {
+                        yield_!(close(&conn, false));
+                    }
                 }
-                conn.out.borrow_mut().clear();
-                let status = match &e {
-                    Error::Protocol(p) => p.status(),
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                if yield_!(respond_error(&conn, status)).is_ok() {
-                    yield_!(close(&conn, false));
-                }
-                return Err(e);
+                // Reported once: by the `Logged` hook if one saw it, else by the server's.
+                let logged = conn.state.borrow().error_logged;
+                return if logged { Ok(()) } else { Err(e) };
             }
         }
         // Whether the connection persists is the state's one decision (`State::persists`);

@@ -113,6 +113,7 @@ pub(crate) fn start_head<'h>(
     }
     out.extend_from_slice(b"\r\n");
     state.writing = Writing::Body(framing);
+    state.status = Some(status);
     Ok(())
 }
 
@@ -133,6 +134,9 @@ pub(crate) fn append_body(conn: &Conn, data: &[u8]) -> Result<(), Error> {
     let framing = *framing;
     if state.head_request || data.is_empty() {
         return Ok(());
+    }
+    if framing != Framing::Empty {
+        state.body_bytes += data.len() as u64;
     }
     let mut out = conn.out.borrow_mut();
     match framing {

@@ -86,7 +86,66 @@ pub enum Error {
     /// The handler panicked.
     #[error("the handler panicked")]
     Panicked,
-    /// The handler failed for its own reasons.
+    /// The handler failed for its own reasons (answered 500).
     #[error("{0}")]
     Handler(String),
+    /// The handler refused the request with this status (a 4xx or 5xx) and message, which
+    /// the server sends as a `text/plain` body; the connection stays open. Made with
+    /// [`Error::status`] or one of the shorthands ([`Error::bad_request`],
+    /// [`Error::not_found`]).
+    #[error("{status}: {message}")]
+    Status {
+        /// The status to answer with.
+        status: StatusCode,
+        /// The body of the answer.
+        message: String,
+    },
+    /// [`Request::state`](crate::Request::state) found no value of this type (answered 500).
+    #[error("no shared state of type {0}")]
+    MissingState(&'static str),
+}
+
+impl Error {
+    /// An error answered with `status` and `message` (see [`Error::Status`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen_web::Error;
+    /// use http::StatusCode;
+    /// let e = Error::status(StatusCode::CONFLICT, "already there");
+    /// assert_eq!(e.status_code(), StatusCode::CONFLICT);
+    /// ```
+    pub fn status(status: StatusCode, message: impl Into<String>) -> Self {
+        Error::Status { status, message: message.into() }
+    }
+
+    /// A 400 answer with `message`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::status(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// A 404 answer with `message`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Error::status(StatusCode::NOT_FOUND, message)
+    }
+
+    /// The status the server answers this error with, when the response was not started:
+    /// a protocol error's own, a [`Error::Status`]'s, 500 for the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen_web::{Error, ProtocolError};
+    /// use http::StatusCode;
+    /// assert_eq!(Error::from(ProtocolError::BodyTooLarge).status_code(), StatusCode::PAYLOAD_TOO_LARGE);
+    /// assert_eq!(Error::Handler("boom".into()).status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    /// ```
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Error::Protocol(p) => p.status(),
+            Error::Status { status, .. } => *status,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Handlers and their composition: the `Handler` trait (any `#[coro]` function of a request
-//! and a response writer is one), a router by method and path prefix, and middleware as plain
-//! wrappers (request logging, a body-size limit).
+//! and a response writer is one) and middleware as plain wrappers (request logging, a
+//! body-size limit). The router is in `router.rs`.
 
 use std::fmt;
 use std::future::Future;
@@ -12,6 +12,7 @@ use cogen::{Coroutine, IntoYield};
 use http::{Method, StatusCode};
 
 use crate::error::{Error, ProtocolError};
+use crate::io::Conn;
 use crate::request::Request;
 use crate::response::ResponseWriter;
 
@@ -41,107 +42,15 @@ where
 }
 
 /// Boxes a handler's body.
-fn boxed<H: Handler>(h: &H, req: Request, res: ResponseWriter) -> Coroutine<BoxFuture> {
+pub(crate) fn boxed<H: Handler>(h: &H, req: Request, res: ResponseWriter) -> Coroutine<BoxFuture> {
     let co = h.call(req, res);
     let name = co.name();
     Coroutine::new(name, Box::pin(co.into_yield()) as BoxFuture)
 }
 
-type Dyn = Rc<dyn Fn(Request, ResponseWriter) -> Coroutine<BoxFuture>>;
-
-/// Routes requests by method and path prefix, longest prefix first. A prefix `/a` matches
-/// `/a` and `/a/...`, not `/ab`; `/` matches everything. Unmatched requests get 404.
-///
-/// # Examples
-///
-/// ```
-/// use cogen::prelude::*;
-/// use cogen_web::{Error, Request, ResponseWriter, Router};
-///
-/// #[coro]
-/// fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
-///     yield_!(res.send(http::Response::new("hello")))
-/// }
-/// let router = Router::new().get("/hello", hello).route(None, "/any", hello);
-/// # let _ = router;
-/// ```
-#[derive(Clone, Default)]
-pub struct Router {
-    routes: Vec<(Option<Method>, String, Dyn)>,
-}
-
-impl Router {
-    /// An empty router (everything 404).
-    pub fn new() -> Self {
-        Router::default()
-    }
-
-    /// Routes `method` (any method when `None`) under `prefix` to `handler`.
-    pub fn route(mut self, method: Option<Method>, prefix: &str, handler: impl Handler) -> Self {
-        let prefix = prefix.trim_end_matches('/').to_owned();
-        let h: Dyn = Rc::new(move |req, res| boxed(&handler, req, res));
-        self.routes.push((method, prefix, h));
-        self.routes.sort_by_key(|r| std::cmp::Reverse(r.1.len()));
-        self
-    }
-
-    /// Routes `GET` (and `HEAD`) under `prefix`.
-    pub fn get(self, prefix: &str, handler: impl Handler) -> Self {
-        self.route(Some(Method::GET), prefix, handler)
-    }
-
-    /// Routes `POST` under `prefix`.
-    pub fn post(self, prefix: &str, handler: impl Handler) -> Self {
-        self.route(Some(Method::POST), prefix, handler)
-    }
-
-    fn find(&self, method: &Method, path: &str) -> Option<&Dyn> {
-        self.routes.iter().find_map(|(m, prefix, h)| {
-            let method_ok = match m {
-                None => true,
-                Some(m) => m == method || (*m == Method::GET && *method == Method::HEAD),
-            };
-            let path_ok = prefix.is_empty()
-                || path == prefix
-                || (path.starts_with(prefix.as_str())
-                    && path.as_bytes().get(prefix.len()) == Some(&b'/'));
-            (method_ok && path_ok).then_some(h)
-        })
-    }
-}
-
-impl Handler for Router {
-    type Future = BoxFuture;
-    fn call(&self, req: Request, res: ResponseWriter) -> Coroutine<BoxFuture> {
-        match self.find(req.method(), req.path()) {
-            Some(h) => h(req, res),
-            None => boxed(&not_found, req, res),
-        }
-    }
-}
-
-impl fmt::Debug for Router {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut l = f.debug_list();
-        for (m, p, _) in &self.routes {
-            l.entry(&(m, p));
-        }
-        l.finish()
-    }
-}
-
-#[cogen::coroutine]
-fn not_found(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
-    let response = http::Response::builder()
-        .status(StatusCode::NOT_FOUND)
-        .header("content-type", "text/plain")
-        .body("404 Not Found\n")
-        .map_err(|e| Error::Handler(e.to_string()))?;
-    yield_!(res.send(response))
-}
-
 /// One handled request, as given to a [`Logged`] hook.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct LogLine {
     /// The method.
     pub method: Method,
@@ -153,10 +62,56 @@ pub struct LogLine {
     pub elapsed: std::time::Duration,
     /// The handler's error, if it failed.
     pub error: Option<String>,
+    /// The status answered: the handler's, or the one the server answers the handler's
+    /// error with (see [`Error::status_code`]); `None` for a request cancelled before its
+    /// response started.
+    pub status: Option<StatusCode>,
+    /// Body bytes of the response (the head and chunk framing not counted; none for `HEAD`),
+    /// including the server's error body when it answers the handler's error.
+    pub bytes: u64,
+    /// The request was cancelled before the handler returned (the server shut down past its
+    /// grace period, or the connection's coroutine was dropped).
+    pub cancelled: bool,
 }
 
-/// Middleware: calls `hook` after each request with a [`LogLine`] (use it to feed `tracing`,
-/// a log file, metrics). Wrap any handler: `Logged::new(router, |line| ...)`.
+impl fmt::Display for LogLine {
+    /// A common-log-style line: `peer "METHOD uri" status bytes elapsed[ error][ cancelled]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.status.map_or_else(|| "-".to_owned(), |s| s.as_u16().to_string());
+        write!(
+            f,
+            "{} \"{} {}\" {status} {} {:?}",
+            self.peer, self.method, self.uri, self.bytes, self.elapsed
+        )?;
+        if let Some(e) = &self.error {
+            write!(f, " error: {e}")?;
+        }
+        if self.cancelled {
+            f.write_str(" cancelled")?;
+        }
+        Ok(())
+    }
+}
+
+/// Middleware: calls `hook` once after each request with a [`LogLine`] (use it to feed
+/// `tracing`, a log file, metrics) — with the status and the bytes sent, and also for a
+/// request cancelled mid-way (`cancelled`). A handler error it reports is not reported again
+/// to [`Server::on_connection_error`](crate::Server::on_connection_error). Wrap any handler:
+/// `Logged::new(router, |line| ...)`.
+///
+/// # Examples
+///
+/// ```
+/// use cogen::prelude::*;
+/// use cogen_web::{Error, Logged, Request, ResponseWriter};
+///
+/// #[coro]
+/// fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+///     yield_!(res.text(http::StatusCode::OK, "hello"))
+/// }
+/// let app = Logged::new(hello, |line| eprintln!("{line}"));
+/// # let _ = app;
+/// ```
 pub struct Logged<H> {
     inner: Rc<H>,
     hook: Rc<dyn Fn(&LogLine)>,
@@ -175,6 +130,57 @@ impl<H: Handler> Logged<H> {
     }
 }
 
+/// Reports a request to the hook when the handler ends, or when it is dropped unfinished.
+struct Report {
+    hook: Rc<dyn Fn(&LogLine)>,
+    conn: Rc<Conn>,
+    start: Instant,
+    /// Taken when reported.
+    line: Option<LogLine>,
+}
+
+impl Report {
+    /// Reports the handler's `result`.
+    fn finish(&mut self, result: &Result<(), Error>) {
+        let Some(mut line) = self.line.take() else { return };
+        let mut state = self.conn.state.borrow_mut();
+        let (status, bytes) = match result {
+            _ if state.started() => (state.status, state.body_bytes),
+            Ok(()) => (Some(StatusCode::OK), 0),
+            Err(Error::Status { status, message }) => (Some(*status), message.len() as u64),
+            Err(e) => {
+                let status = e.status_code();
+                (Some(status), crate::dispatch::error_body(status).len() as u64)
+            }
+        };
+        if let Err(e) = result {
+            line.error = Some(e.to_string());
+            state.error_logged = true;
+        }
+        drop(state);
+        line.status = status;
+        line.bytes = if line.method == Method::HEAD { 0 } else { bytes };
+        line.elapsed = self.start.elapsed();
+        (self.hook)(&line);
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        // Still armed: the handler never returned (the request was cancelled).
+        let Some(mut line) = self.line.take() else { return };
+        let (status, bytes) = match self.conn.state.try_borrow() {
+            Ok(state) => (state.status, state.body_bytes),
+            Err(_) => (None, 0),
+        };
+        line.status = status;
+        line.bytes = bytes;
+        line.elapsed = self.start.elapsed();
+        line.cancelled = true;
+        (self.hook)(&line);
+    }
+}
+
 #[cogen::coroutine]
 fn logged<H: Handler>(
     inner: Rc<H>,
@@ -182,11 +188,20 @@ fn logged<H: Handler>(
     req: Request,
     res: ResponseWriter,
 ) -> Result<(), Error> {
-    let (method, uri, peer) = (req.method().clone(), req.uri().clone(), req.peer_addr());
-    let start = Instant::now();
+    let line = LogLine {
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        peer: req.peer_addr(),
+        elapsed: std::time::Duration::ZERO,
+        error: None,
+        status: None,
+        bytes: 0,
+        cancelled: false,
+    };
+    let conn = Rc::clone(req.conn());
+    let mut report = Report { hook, conn, start: Instant::now(), line: Some(line) };
     let result = yield_!(inner.call(req, res));
-    let error = result.as_ref().err().map(|e| e.to_string());
-    hook(&LogLine { method, uri, peer, elapsed: start.elapsed(), error });
+    report.finish(&result);
     result
 }
 

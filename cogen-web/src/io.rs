@@ -241,6 +241,13 @@ pub(crate) struct State {
     pub(crate) head_request: bool,
     /// The request is HTTP/1.0: no chunked responses, and persistence is announced.
     pub(crate) http10: bool,
+    /// The status of the response once its head is encoded (for [`Logged`](crate::Logged)).
+    pub(crate) status: Option<http::StatusCode>,
+    /// Body bytes of the response encoded for sending (none for `HEAD`).
+    pub(crate) body_bytes: u64,
+    /// A [`Logged`](crate::Logged) hook reported this request's error: the connection's
+    /// error hook does not report it again.
+    pub(crate) error_logged: bool,
     max_body: u64,
 }
 
@@ -253,6 +260,9 @@ impl State {
             decoder: ChunkedDecoder::new(max_body),
             head_request: false,
             http10: false,
+            status: None,
+            body_bytes: 0,
+            error_logged: false,
             max_body,
         }
     }
@@ -268,6 +278,9 @@ impl State {
             self.decoder = ChunkedDecoder::new(self.max_body);
         }
         self.writing = Writing::Init;
+        self.status = None;
+        self.body_bytes = 0;
+        self.error_logged = false;
         self.keep_alive = if head.keep_alive { KeepAlive::Busy } else { KeepAlive::Disabled };
         self.head_request = head.method == Method::HEAD;
         self.http10 = head.version == Version::HTTP_10;

@@ -31,9 +31,20 @@
 //! (it opens no tunnels). A refused connection ends with a lingering close, so the client
 //! reads its error instead of a reset; a client that stops reading a response is dropped
 //! after [`Config::send_timeout`].
+//!
+//! # Features
+//!
+//! - `tls`: HTTPS, `Server::tls(Arc<rustls::ServerConfig>)`.
+//! - `json`: `Request::json` and `ResponseWriter::json` (serde / serde_json).
+//! - `tracing`: a `connection` span (field `peer`) around each connection and a `request`
+//!   span (fields `method`, `uri`) around each handler, a `WARN` event for each request
+//!   refused before a handler runs and an `ERROR` event for each handler error (fields
+//!   `status`, `error`), for whatever `tracing` subscriber the application installs. Off,
+//!   none of it is compiled.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod body;
 mod catch;
 pub mod config;
 mod date;
@@ -47,14 +58,21 @@ mod io;
 mod parse;
 mod request;
 mod response;
+mod router;
 mod server;
 mod shutdown;
 mod static_files;
 mod stream;
+mod trace;
 
 pub use config::Config;
 pub use error::{Error, ProtocolError};
-pub use handler::{BodyLimit, BoxFuture, Handler, LogLine, Logged, Router};
+pub use handler::{BodyLimit, BoxFuture, Handler, LogLine, Logged};
+pub use router::Router;
+
+/// The `http` crate this one speaks (`StatusCode`, `Method`, `Response`, headers), so an
+/// application needs no dependency of its own on a matching version.
+pub use http;
 pub use request::Request;
 pub use response::ResponseWriter;
 pub use server::Server;

@@ -11,6 +11,7 @@ use crate::error::{Error, ProtocolError};
 use crate::framing::Framing;
 use crate::io::{Conn, Reading, fill, flush};
 use crate::parse::{Head, RawHeaders};
+use crate::router::States;
 
 /// Bytes asked of the body per step of [`Request::read_to_end`]: four of the connection's
 /// reads, so a large body takes few steps, while each step's copy stays small.
@@ -28,6 +29,10 @@ pub struct Request {
     raw: RawHeaders,
     headers: OnceCell<HeaderMap>,
     conn: Rc<Conn>,
+    /// The path parameters of the route that matched (`:name`, `*name`).
+    params: Vec<(String, String)>,
+    /// The shared state of the routers the request went through, innermost first.
+    states: States,
 }
 
 impl Request {
@@ -39,7 +44,78 @@ impl Request {
             raw: head.headers,
             headers: OnceCell::new(),
             conn,
+            params: Vec::new(),
+            states: Vec::new(),
         }
+    }
+
+    /// Records what the router matched.
+    pub(crate) fn set_route(&mut self, params: Vec<(String, String)>, states: States) {
+        self.params = params;
+        self.states = states;
+    }
+
+    /// The connection (for middleware of this crate).
+    pub(crate) fn conn(&self) -> &Rc<Conn> {
+        &self.conn
+    }
+
+    /// The path parameter `name` of the matched route (`:name` or `*name`), as sent
+    /// (percent-encoded); `None` outside a [`Router`](crate::Router) or for an unknown name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Request, ResponseWriter, Router};
+    ///
+    /// #[coro]
+    /// fn item(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    ///     let id = req.param("id").unwrap_or_default().to_owned();
+    ///     yield_!(res.text(http::StatusCode::OK, id))
+    /// }
+    /// let router = Router::new().get("/items/:id", item);
+    /// # let _ = router;
+    /// ```
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// All path parameters of the matched route, in pattern order.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The value of type `T` shared by [`Router::state`](crate::Router::state).
+    ///
+    /// # Errors
+    ///
+    /// `Error::MissingState` (answered 500) if no router on the way shares a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Request, ResponseWriter, Router};
+    ///
+    /// #[derive(Default)]
+    /// struct Hits(Cell<u64>);
+    ///
+    /// #[coro]
+    /// fn count(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    ///     let hits = req.state::<Hits>()?;
+    ///     hits.0.set(hits.0.get() + 1);
+    ///     yield_!(res.text(http::StatusCode::OK, hits.0.get().to_string()))
+    /// }
+    /// let router = Router::new().get("/count", count).state(Hits::default());
+    /// # let _ = router;
+    /// ```
+    pub fn state<T: 'static>(&self) -> Result<&T, Error> {
+        self.states
+            .iter()
+            .find_map(|s| s.downcast_ref::<T>())
+            .ok_or(Error::MissingState(std::any::type_name::<T>()))
     }
 
     /// The method.

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::rc::Rc;
 
+use http::header::{CONTENT_TYPE, LOCATION};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::encode::{append_body, start_head};
@@ -81,6 +82,114 @@ impl ResponseWriter {
         Ok(())
     }
 
+    /// Sends a whole `text/plain; charset=utf-8` response with `status`.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Response` if a response was already started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Request, ResponseWriter};
+    ///
+    /// #[coro]
+    /// fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    ///     yield_!(res.text(http::StatusCode::OK, "hello\n"))
+    /// }
+    /// # let _ = hello;
+    /// ```
+    #[cogen::coroutine]
+    pub fn text(&mut self, status: StatusCode, body: impl Into<String>) -> Result<(), Error> {
+        let body = body.into();
+        let headers = [(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))];
+        self.send_parts(status, &headers, body.as_bytes())
+    }
+
+    /// Sends a redirect to `location` with `status` (`303 See Other` after a form post,
+    /// `301`/`308` for a moved page, `302`/`307` for a temporary one), with a short text body.
+    ///
+    /// # Errors
+    ///
+    /// `Error::InvalidHeader` if `location` is not a valid header value; `Error::Response` if
+    /// a response was already started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Request, ResponseWriter};
+    ///
+    /// #[coro]
+    /// fn old(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    ///     yield_!(res.redirect(http::StatusCode::MOVED_PERMANENTLY, "/new"))
+    /// }
+    /// # let _ = old;
+    /// ```
+    #[cogen::coroutine]
+    pub fn redirect(&mut self, status: StatusCode, location: &str) -> Result<(), Error> {
+        let value =
+            HeaderValue::from_str(location).map_err(|_| Error::InvalidHeader("location".into()))?;
+        let headers = [
+            (LOCATION, value),
+            (CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+        ];
+        self.send_parts(status, &headers, format!("Redirecting to {location}\n").as_bytes())
+    }
+
+    /// Sends `value` as an `application/json` response with `status` (feature `json`).
+    ///
+    /// # Errors
+    ///
+    /// `Error::Handler` if `value` fails to serialize; `Error::Response` if a response was
+    /// already started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Request, ResponseWriter};
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Status { ok: bool }
+    ///
+    /// #[coro]
+    /// fn status(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    ///     yield_!(res.json(http::StatusCode::OK, &Status { ok: true }))
+    /// }
+    /// # let _ = status;
+    /// ```
+    #[cfg(feature = "json")]
+    #[cogen::coroutine]
+    pub fn json<T: serde::Serialize + ?Sized>(
+        &mut self,
+        status: StatusCode,
+        value: &T,
+    ) -> Result<(), Error> {
+        let body = serde_json::to_vec(value).map_err(|e| Error::Handler(e.to_string()))?;
+        let headers = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+        self.send_parts(status, &headers, &body)
+    }
+
+    /// Encodes a whole response (not flushed: the connection flushes it).
+    pub(crate) fn send_parts(
+        &mut self,
+        status: StatusCode,
+        headers: &[(HeaderName, HeaderValue)],
+        body: &[u8],
+    ) -> Result<(), Error> {
+        start_head(
+            &self.conn,
+            status,
+            headers.iter().map(|(k, v)| (k, v)),
+            Some(body.len() as u64),
+        )?;
+        append_body(&self.conn, body)?;
+        self.conn.state.borrow_mut().writing = Writing::Done;
+        Ok(())
+    }
+
     /// Sends `len` bytes of `file` from `offset` as the body (zero-copy `sendfile(2)` on
     /// Linux; over TLS, read and encrypted in bounded chunks), with `status` and `headers`; `content-length` is set to `len`. For `HEAD`, the
     /// head only.
@@ -119,6 +228,7 @@ impl ResponseWriter {
         let send_timeout = self.conn.cfg.send_timeout;
         let sent =
             yield_!(crate::stream::send_file(&self.conn.stream, file, offset, len, send_timeout))?;
+        self.conn.state.borrow_mut().body_bytes += sent;
         if sent < len {
             self.conn.state.borrow_mut().disable_keep_alive();
             return Err(Error::Io(std::io::Error::new(

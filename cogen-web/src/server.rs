@@ -359,7 +359,8 @@ fn accept_loop<H: Handler>(
         let id = live.next_id.get();
         live.next_id.set(id + 1);
         let slot = SlotGuard { live: Rc::clone(&live), id };
-        let handle = yield_!(Spawn::new(connection(Rc::clone(&conn), Rc::clone(&handler), slot)));
+        let co = connection(Rc::clone(&conn), Rc::clone(&handler), slot);
+        let handle = yield_!(Spawn::new(crate::trace::connection(co, peer)));
         if !handle.is_finished() {
             live.conns.borrow_mut().insert(id, (handle, conn));
         }

@@ -2,6 +2,13 @@
 //! subscribed, in order; the log keeps a bounded history, and a subscriber that falls behind
 //! it is told how many messages it missed, never silently.
 //!
+//! Every kept message has a sequence number (0 for the first published): a subscriber's
+//! cursor is the number of the next message it fetches, and
+//! [`subscribe_from`](PubSub::subscribe_from) starts one at a given cursor, so a client that
+//! holds its cursor between two long polls (`?since=N`) misses nothing. A queue made with
+//! [`with_replay`](PubSub::with_replay) keeps its history whether or not anyone fetched it,
+//! for exactly that use.
+//!
 //! `Inner` is its pure state machine, like the FIFO's: park tokens go in, the tokens to wake
 //! come out. The operations, `Publish` and `Fetch`, are in `ops.rs` with the FIFO's.
 
@@ -70,6 +77,8 @@ pub(crate) struct Inner<T, K = ParkToken> {
     subs: Vec<Option<Sub<K>>>,
     free: Vec<usize>,
     live: usize,
+    /// Keep the last `history` messages even once fetched, or with no subscriber.
+    replay: bool,
 }
 
 struct Sub<K> {
@@ -88,6 +97,7 @@ impl<T, K: Copy + Eq> Inner<T, K> {
             subs: Vec::new(),
             free: Vec::new(),
             live: 0,
+            replay: false,
         }
     }
 
@@ -97,7 +107,13 @@ impl<T, K: Copy + Eq> Inner<T, K> {
 
     /// A new subscriber, to fetch what is published from now on; returns its id.
     fn subscribe(&mut self) -> usize {
-        let sub = Sub { next: self.end_seq(), waiting: None };
+        self.subscribe_from(self.end_seq())
+    }
+
+    /// A new subscriber whose next message is number `seq` (at most the next to be
+    /// published); returns its id. Below the oldest kept, its first fetch says `Lagged`.
+    fn subscribe_from(&mut self, seq: u64) -> usize {
+        let sub = Sub { next: seq.min(self.end_seq()), waiting: None };
         let id = match self.free.pop() {
             Some(id) => {
                 self.subs[id] = Some(sub);
@@ -125,7 +141,7 @@ impl<T, K: Copy + Eq> Inner<T, K> {
     /// Appends `msg` for every subscriber and names the waiting ones in `wakes`; returns the
     /// number of subscribers. With none, the message is dropped: nobody would ever fetch it.
     pub(crate) fn publish(&mut self, msg: T, wakes: &mut Wakes<K>) -> usize {
-        if self.live == 0 {
+        if self.live == 0 && !self.replay {
             return 0;
         }
         self.log.push_back(msg);
@@ -157,7 +173,7 @@ impl<T, K: Copy + Eq> Inner<T, K> {
     /// Drops messages every subscriber has fetched, and any beyond the history bound.
     fn trim_read(&mut self) {
         let min_next = self.subs.iter().flatten().map(|s| s.next).min().unwrap_or(self.end_seq());
-        while self.first_seq < min_next && !self.log.is_empty() {
+        while !self.replay && self.first_seq < min_next && !self.log.is_empty() {
             self.log.pop_front();
             self.first_seq += 1;
         }
@@ -210,11 +226,64 @@ impl<T: Clone> PubSub<T> {
         PubSub { inner: Rc::new(RefCell::new(Inner::new(history))) }
     }
 
+    /// A queue that keeps its last `history` (at least 1) messages whether or not they were
+    /// fetched, and numbers every message even while nobody subscribes, so that
+    /// [`subscribe_from`](PubSub::subscribe_from) can replay them: a long poll holds its
+    /// cursor between requests and needs no log of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    ///
+    /// #[coro]
+    /// fn replay(ps: PubSub<&'static str>) -> Result<(Vec<&'static str>, u64), cogen::queue::FetchError> {
+    ///     yield_!(ps.publish("a")); // nobody subscribed: kept all the same
+    ///     yield_!(ps.publish("b"));
+    ///     let sub = ps.subscribe_from(1);
+    ///     let got = yield_!(sub.fetch())?;
+    ///     Ok((got, sub.next_seq()))
+    /// }
+    ///
+    /// let mut sched = Scheduler::new();
+    /// let h = sched.add(replay(PubSub::with_replay(100)));
+    /// sched.run()?;
+    /// assert_eq!(h.take_result().transpose()?, Some(Ok((vec!["b"], 2))));
+    /// # Ok::<(), cogen::Error>(())
+    /// ```
+    pub fn with_replay(history: usize) -> Self {
+        let mut inner = Inner::new(history);
+        inner.replay = true;
+        PubSub { inner: Rc::new(RefCell::new(inner)) }
+    }
+
     /// Subscribes: the subscriber will fetch every message published from now on. Dropping
     /// it unsubscribes.
     pub fn subscribe(&self) -> Subscriber<T> {
         let id = self.inner.borrow_mut().subscribe();
         Subscriber { ps: self.clone(), id }
+    }
+
+    /// Subscribes from the cursor `seq`: the subscriber fetches the kept messages numbered
+    /// `seq` and later, then every message published from now on. A `seq` older than the
+    /// oldest kept message makes the first fetch `FetchError::Lagged(missed)` (the next goes
+    /// on from the oldest kept); one beyond [`next_seq`](PubSub::next_seq) is taken as
+    /// `next_seq`. Replaying fetched messages needs [`with_replay`](PubSub::with_replay): a
+    /// plain queue drops a message once every subscriber fetched it.
+    pub fn subscribe_from(&self, seq: u64) -> Subscriber<T> {
+        let id = self.inner.borrow_mut().subscribe_from(seq);
+        Subscriber { ps: self.clone(), id }
+    }
+
+    /// The sequence number the next published message gets (the number of messages kept so
+    /// far, fetched or dropped included).
+    pub fn next_seq(&self) -> u64 {
+        self.inner.borrow().end_seq()
+    }
+
+    /// The sequence number of the oldest kept message (`next_seq` when none is kept).
+    pub fn first_seq(&self) -> u64 {
+        self.inner.borrow().first_seq
     }
 
     /// Number of subscribers.
@@ -262,6 +331,13 @@ pub struct Subscriber<T> {
 }
 
 impl<T> Subscriber<T> {
+    /// The cursor: the sequence number of the next message this subscriber fetches. After a
+    /// fetch, the messages it returned were numbered up to `next_seq() - 1`, so a long poll
+    /// answers with this and is given it back (`subscribe_from`) the next time.
+    pub fn next_seq(&self) -> u64 {
+        self.ps.inner.borrow().subs.get(self.id).and_then(Option::as_ref).map_or(0, |s| s.next)
+    }
+
     /// This subscriber's place among the queue's subscribers.
     pub(super) fn id(&self) -> usize {
         self.id
@@ -272,6 +348,14 @@ impl<T> Subscriber<T> {
     #[inline]
     pub(super) fn state(&self) -> (usize, RefMut<'_, Inner<T>>) {
         (self.id, self.ps.inner.borrow_mut())
+    }
+}
+
+impl<T: Clone> Subscriber<T> {
+    /// Fetches what is there without waiting: `None` when nothing new was published; else as
+    /// [`fetch`](Subscriber::fetch) (`Err(FetchError::Lagged(_))` once after a lag).
+    pub fn try_fetch(&self) -> Option<Result<Vec<T>, FetchError>> {
+        self.ps.inner.borrow_mut().collect(self.id)
     }
 }
 
@@ -399,5 +483,36 @@ mod tests {
         assert!(ps.log.is_empty());
         assert_eq!(ps.subscribe(), b);
         assert_eq!(ps.live, 2);
+    }
+
+    #[test]
+    fn a_subscriber_from_a_cursor_gets_the_kept_messages_from_there() {
+        let mut ps = State::new(8);
+        let keep = ps.subscribe();
+        for msg in 10..15 {
+            publish(&mut ps, msg);
+        }
+        let from = ps.subscribe_from(2);
+        assert_eq!(ps.collect(from), Some(Ok(vec![12, 13, 14])));
+        assert_eq!(ps.subs[from].as_ref().map(|s| s.next), Some(5));
+        let future = ps.subscribe_from(99);
+        assert_eq!(ps.collect(future), None, "a cursor beyond the end waits for the next");
+        assert_eq!(ps.collect(keep), Some(Ok(vec![10, 11, 12, 13, 14])));
+    }
+
+    #[test]
+    fn a_replay_log_keeps_its_history_with_nobody_subscribed() {
+        let mut ps = State::new(3);
+        ps.replay = true;
+        for msg in 0..5 {
+            assert_eq!(publish(&mut ps, msg).0, 0);
+        }
+        assert_eq!((ps.first_seq, ps.end_seq()), (2, 5));
+        let a = ps.subscribe_from(3);
+        assert_eq!(ps.collect(a), Some(Ok(vec![3, 4])));
+        assert_eq!(ps.log.len(), 3, "fetched messages stay for the next cursor");
+        let late = ps.subscribe_from(0);
+        assert_eq!(ps.collect(late), Some(Err(FetchError::Lagged(2))));
+        assert_eq!(ps.collect(late), Some(Ok(vec![2, 3, 4])));
     }
 }
