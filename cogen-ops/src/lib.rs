@@ -2,17 +2,21 @@
 //! yields with `yield_!`.
 //!
 //! - [`events`]: [`Sleep`], [`Signal`], [`WaitForSignal`], [`Spawn`], [`Join`], [`Cancel`], [`Pass`].
+//! - [`bridge`]: [`Await`] (a future in a coroutine), [`Blocking`] (a closure on helper
+//!   threads), [`bridge::RemoteResult`] (a coroutine's result as a future).
 //! - [`net`]: TCP, UDP and Unix sockets.
 //! - [`queue`]: [`Queue`] and [`PubSub`] for coroutines.
 //! - `tls` (feature `tls`): TLS streams on rustls, whose handshake, reads and writes are
 //!   operations.
 #![deny(missing_docs)]
 
+pub mod bridge;
 pub mod events;
 pub mod net;
 pub mod queue;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+pub use bridge::{Await, Blocking};
 pub use events::{Cancel, Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
 pub use queue::{PubSub, Queue, Subscriber};

@@ -61,7 +61,7 @@ pub use cogen_macros::coroutine;
 /// [`TlsConnector`](tls::TlsConnector), [`TlsStream`](tls::TlsStream).
 #[cfg(feature = "tls")]
 pub use cogen_ops::tls;
-pub use cogen_ops::{events, net, queue};
+pub use cogen_ops::{bridge, events, net, queue};
 
 /// Everything a coroutine usually needs.
 ///
@@ -78,6 +78,7 @@ pub mod prelude {
         CoroutineRef, Error, Operation, Priority, Remote, Scheduler, coroutine_local, yield_,
     };
     pub use cogen_macros::coroutine as coro;
+    pub use cogen_ops::bridge::{Await, Blocking};
     pub use cogen_ops::events::{Cancel, Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
     pub use cogen_ops::queue::{PubSub, Queue, Subscriber};
 }
