@@ -50,6 +50,8 @@
 pub use cogen_core;
 pub use cogen_ops;
 
+pub mod compat;
+
 pub use cogen_core::{
     Coroutine, CoroutineLocal, CoroutineRef, Dump, Error, Event, IntoYield, LocalWaker, OpContext,
     OpOptions, Operation, Outcome, ParkToken, PassOutcome, Placement, Priority, Processed, Remote,
