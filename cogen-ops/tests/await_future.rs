@@ -174,3 +174,33 @@ fn the_scheduler_stays_free() -> Result<(), Error> {
     assert_eq!(h.take_result().transpose()?.transpose()?, Some(3));
     Ok(())
 }
+
+#[coro]
+fn drain(mut rx: tokio::sync::mpsc::Receiver<u32>) -> Result<u64, Error> {
+    let mut sum = 0u64;
+    while let Some(v) = yield_!(Await::new(rx.recv()))? {
+        sum += u64::from(v);
+    }
+    Ok(sum)
+}
+
+#[test]
+fn many_wakes_from_another_thread() -> Result<(), Error> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut sched = Scheduler::new();
+    let h = sched.add(drain(rx));
+    let sender = thread::spawn(move || {
+        for i in 1..=200 {
+            if tx.blocking_send(i).is_err() {
+                return;
+            }
+            if i % 50 == 0 {
+                thread::sleep(Duration::from_millis(2));
+            }
+        }
+    });
+    sched.run()?;
+    assert!(sender.join().is_ok());
+    assert_eq!(h.take_result().transpose()?.transpose()?, Some(200 * 201 / 2));
+    Ok(())
+}

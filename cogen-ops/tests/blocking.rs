@@ -64,7 +64,8 @@ fn a_panic_is_an_error() -> Result<(), Error> {
 #[coro]
 fn impatient(finished: Arc<AtomicBool>) -> bool {
     let job = Blocking::new(move || {
-        thread::sleep(Duration::from_millis(150));
+        // Long enough that the coroutine surely resumes first, even on a loaded machine.
+        thread::sleep(Duration::from_millis(800));
         finished.store(true, Ordering::SeqCst);
     });
     let r = yield_!(job.timeout(Duration::from_millis(20)));
