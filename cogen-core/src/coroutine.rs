@@ -91,7 +91,7 @@ impl<F> std::fmt::Debug for Coroutine<F> {
 #[diagnostic::on_unimplemented(
     message = "`yield_!` needs an operation or a coroutine, not `{Self}`",
     label = "not an `Operation` or a `Coroutine`",
-    note = "yield an operation (e.g. `Sleep::new(..)`, `sock.read(..)`) or call a `#[cogen::coroutine]` function"
+    note = "yield an operation (e.g. `Sleep::new(..)`, `sock.read(..)`), call a `#[cogen::coroutine]` function, or wrap a future: `Await::new(fut)`"
 )]
 pub trait IntoYield {
     /// The value of the `yield_!` expression.

@@ -43,10 +43,11 @@ pub enum Error {
     #[error("the result of coroutine `{0}` was already taken")]
     ResultTaken(&'static str),
     /// The coroutine awaited a future that is not a cogen operation (a tokio future, say).
-    /// It was stopped rather than left hanging.
+    /// It was stopped rather than left hanging. `yield_!(Await::new(fut))` awaits a future.
     #[error(
         "coroutine `{0}` awaited a future that is not a cogen operation; \
-         only values passed to `yield_!` can suspend a coroutine"
+         only values passed to `yield_!` can suspend a coroutine \
+         (to await a future, yield `Await::new(fut)`, or `OnTokio::new(fut)` if it needs tokio)"
     )]
     ForeignFuture(&'static str),
     /// A `Join` or `Cancel` was given the handle of a coroutine of another scheduler (another

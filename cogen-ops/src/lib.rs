@@ -2,6 +2,8 @@
 //! yields with `yield_!`.
 //!
 //! - [`events`]: [`Sleep`], [`Signal`], [`WaitForSignal`], [`Spawn`], [`Join`], [`Cancel`], [`Pass`].
+//! - [`bridge`]: [`Await`] (a future in a coroutine), [`Blocking`] (a closure on helper
+//!   threads), [`bridge::RemoteResult`] (a coroutine's result as a future).
 //! - [`net`]: TCP, UDP and Unix sockets.
 //! - [`channel`]: [`channel::bounded`] and [`channel::unbounded`] between threads and schedulers.
 //! - [`queue`]: [`Queue`] and [`PubSub`] for coroutines.
@@ -9,6 +11,7 @@
 //!   operations.
 #![deny(missing_docs)]
 
+pub mod bridge;
 pub mod channel;
 pub mod events;
 pub mod net;
@@ -20,5 +23,6 @@ pub mod queue;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+pub use bridge::{Await, Blocking};
 pub use events::{Cancel, Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
 pub use queue::{PubSub, Queue, Subscriber};

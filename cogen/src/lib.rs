@@ -53,6 +53,8 @@
 pub use cogen_core;
 pub use cogen_ops;
 
+pub mod compat;
+
 pub use cogen_core::{
     Coroutine, CoroutineLocal, CoroutineRef, Direction, Dump, Error, Event, IntoYield, LocalWaker,
     OpContext, OpOptions, Operation, Outcome, ParkToken, PassOutcome, Placement, Priority,
@@ -74,7 +76,7 @@ pub use cogen_ops::process;
 /// [`TlsConnector`](tls::TlsConnector), [`TlsStream`](tls::TlsStream).
 #[cfg(feature = "tls")]
 pub use cogen_ops::tls;
-pub use cogen_ops::{channel, events, net, queue};
+pub use cogen_ops::{bridge, channel, events, net, queue};
 
 pub mod runtime;
 
@@ -93,6 +95,7 @@ pub mod prelude {
         CoroutineRef, Error, Operation, Priority, Remote, Scheduler, coroutine_local, yield_,
     };
     pub use cogen_macros::coroutine as coro;
+    pub use cogen_ops::bridge::{Await, Blocking};
     pub use cogen_ops::events::{Cancel, Join, Pass, Signal, Sleep, Spawn, WaitForSignal};
     pub use cogen_ops::queue::{PubSub, Queue, Subscriber};
 }
