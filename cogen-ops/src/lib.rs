@@ -14,6 +14,7 @@
 pub mod bridge;
 pub mod channel;
 pub mod events;
+mod lazy_registration;
 pub mod net;
 #[cfg(unix)]
 pub mod os_signal;

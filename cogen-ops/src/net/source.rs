@@ -8,7 +8,7 @@
 //! wakes it. Partial progress (some bytes of a `write_all`) is reported so weak timeouts
 //! extend.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -21,12 +21,13 @@ use cogen_core::{
 use socket2::Socket;
 
 use super::buffer::ReadBuffer;
+use crate::lazy_registration::LazyRegistration;
 
 /// A non-blocking socket with its registration and read buffer.
 #[doc(hidden)]
 pub struct Source {
     /// Declared first: dropped (deregistered) before the socket is closed.
-    reg: OnceCell<IoRegistration>,
+    reg: LazyRegistration,
     pub(crate) sock: Socket,
     pub(crate) rbuf: RefCell<ReadBuffer>,
 }
@@ -34,7 +35,11 @@ pub struct Source {
 impl Source {
     pub(crate) fn new(sock: Socket) -> io::Result<Self> {
         sock.set_nonblocking(true)?;
-        Ok(Source { reg: OnceCell::new(), sock, rbuf: RefCell::new(ReadBuffer::default()) })
+        Ok(Source {
+            reg: LazyRegistration::default(),
+            sock,
+            rbuf: RefCell::new(ReadBuffer::default()),
+        })
     }
 
     /// The registration with `cx`'s scheduler, made on first use.
@@ -44,19 +49,9 @@ impl Source {
     /// The registration error, or `InvalidInput` if the socket was first used by another
     /// scheduler (a socket belongs to the scheduler that first drove it).
     pub(crate) fn registration(&self, cx: &OpContext<'_>) -> io::Result<&IoRegistration> {
-        if let Some(r) = self.reg.get() {
-            if r.belongs_to(cx) {
-                return Ok(r);
-            }
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "this socket is registered with another scheduler",
-            ));
-        }
         // SAFETY: `reg` is dropped before `sock` (field order), so the descriptor stays open
         // for the registration's whole life.
-        let r = unsafe { IoRegistration::new(cx, self.sock.as_raw_fd())? };
-        Ok(self.reg.get_or_init(|| r))
+        unsafe { self.reg.get_or_register(cx, self.sock.as_raw_fd(), "socket") }
     }
 
     pub(crate) fn registered(&self) -> Option<&IoRegistration> {

@@ -1,13 +1,14 @@
 //! A spawned child: its pid, its exit watch (a `pidfd` where there is one), its pipes, and the
 //! promise that it is reaped.
 
-use std::cell::OnceCell;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitStatus;
 
 use cogen_core::{IoRegistration, OpContext};
+
+use crate::lazy_registration::LazyRegistration;
 
 use super::pipe::{ChildStderr, ChildStdin, ChildStdout};
 use super::wait::Wait;
@@ -54,7 +55,7 @@ pub(super) struct Process {
 /// scheduler that first waits, or nothing (the wait polls on a timer).
 pub(super) struct ExitWatch {
     /// Declared first: dropped (deregistered) before the descriptor closes.
-    reg: OnceCell<IoRegistration>,
+    reg: LazyRegistration,
     pidfd: Option<OwnedFd>,
 }
 
@@ -77,7 +78,7 @@ impl Child {
             stdin: None,
             stdout: None,
             stderr: None,
-            exit: ExitWatch { reg: OnceCell::new(), pidfd },
+            exit: ExitWatch { reg: LazyRegistration::default(), pidfd },
             process: Process { inner, status: None },
         };
         // On an error here `child` is dropped, which kills and reaps the process.
@@ -161,19 +162,9 @@ impl ExitWatch {
     /// The registration's error, or `InvalidInput` if another scheduler registered it.
     pub(super) fn registration(&self, cx: &OpContext<'_>) -> io::Result<Option<&IoRegistration>> {
         let Some(fd) = &self.pidfd else { return Ok(None) };
-        if let Some(r) = self.reg.get() {
-            if r.belongs_to(cx) {
-                return Ok(Some(r));
-            }
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "this child is watched by another scheduler",
-            ));
-        }
         // SAFETY: `reg` is dropped before `pidfd` (field order), so the descriptor stays open
         // for the registration's whole life.
-        let r = unsafe { IoRegistration::new(cx, fd.as_raw_fd())? };
-        Ok(Some(self.reg.get_or_init(|| r)))
+        unsafe { self.reg.get_or_register(cx, fd.as_raw_fd(), "child") }.map(Some)
     }
 
     pub(super) fn registered(&self) -> Option<&IoRegistration> {

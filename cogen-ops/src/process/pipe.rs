@@ -1,13 +1,13 @@
 //! A child's stdio as non-blocking pipes: the read and write operations, driven through the
 //! reactor by [`IoRegistration::try_io`] like a socket's.
 
-use std::cell::OnceCell;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Instant;
 
+use crate::lazy_registration::LazyRegistration;
 use cogen_core::{
     Direction, Event, IoAttempt, IoRegistration, OpContext, OpOptions, Operation, Outcome,
     Processed, RunStatus, TryIo,
@@ -33,30 +33,20 @@ pub(super) fn set_nonblocking(fd: &impl AsFd) -> io::Result<()> {
 /// One end of a pipe with its reactor registration (made on first use).
 struct PipeEnd {
     /// Declared first: dropped (deregistered) before the descriptor closes.
-    reg: OnceCell<IoRegistration>,
+    reg: LazyRegistration,
     file: File,
 }
 
 impl PipeEnd {
     fn new(fd: OwnedFd) -> io::Result<Self> {
         set_nonblocking(&fd)?;
-        Ok(PipeEnd { reg: OnceCell::new(), file: File::from(fd) })
+        Ok(PipeEnd { reg: LazyRegistration::default(), file: File::from(fd) })
     }
 
     fn registration(&self, cx: &OpContext<'_>) -> io::Result<&IoRegistration> {
-        if let Some(r) = self.reg.get() {
-            if r.belongs_to(cx) {
-                return Ok(r);
-            }
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "this pipe is registered with another scheduler",
-            ));
-        }
         // SAFETY: `reg` is dropped before `file` (field order), so the descriptor stays open
         // for the registration's whole life.
-        let r = unsafe { IoRegistration::new(cx, self.file.as_raw_fd())? };
-        Ok(self.reg.get_or_init(|| r))
+        unsafe { self.reg.get_or_register(cx, self.file.as_raw_fd(), "pipe") }
     }
 }
 
