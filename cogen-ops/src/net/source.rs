@@ -131,9 +131,35 @@ impl<'a, K: IoKind> IoOp<'a, K> {
     }
 }
 
-enum Step {
+/// How far one step of an I/O operation got; the one mapping to what `process` and `run`
+/// return, shared by the socket, pipe and TLS operations.
+pub(crate) enum Step {
     Finished,
     Waiting { progressed: bool },
+}
+
+impl Step {
+    /// What `process` returns.
+    pub(crate) fn processed(self) -> Processed {
+        match self {
+            Step::Finished => Processed::Complete,
+            Step::Waiting { .. } => Processed::Park,
+        }
+    }
+
+    /// What `run` returns: a finished operation resumes where its priority says.
+    pub(crate) fn run_status(self, cx: &OpContext<'_>, opts: &OpOptions) -> RunStatus {
+        match self {
+            Step::Finished => RunStatus::DoneAt(completion(cx, opts)),
+            Step::Waiting { progressed: true } => RunStatus::Progressed,
+            Step::Waiting { progressed: false } => RunStatus::NotYet,
+        }
+    }
+}
+
+/// True for the wake-ups an I/O operation acts on: readiness, or its own timer (a backoff).
+pub(crate) fn is_io_wake(event: &Event<'_>) -> bool {
+    matches!(event, Event::Io(_) | Event::Timer)
 }
 
 pub(crate) fn busy(dir: Direction) -> io::Error {
@@ -184,21 +210,14 @@ impl<K: IoKind> Operation for IoOp<'_, K> {
             self.result = Some(Err(e));
             return Processed::Complete;
         }
-        match self.step(cx) {
-            Step::Finished => Processed::Complete,
-            Step::Waiting { .. } => Processed::Park,
-        }
+        self.step(cx).processed()
     }
 
     fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
-        if !matches!(event, Event::Io(_) | Event::Timer) {
+        if !is_io_wake(&event) {
             return RunStatus::NotYet;
         }
-        match self.step(cx) {
-            Step::Finished => RunStatus::DoneAt(completion(cx, &self.opts)),
-            Step::Waiting { progressed: true } => RunStatus::Progressed,
-            Step::Waiting { progressed: false } => RunStatus::NotYet,
-        }
+        self.step(cx).run_status(cx, &self.opts)
     }
 
     fn finalize(&mut self, outcome: Outcome) -> Self::Output {

@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Instant;
 
 use crate::lazy_registration::LazyRegistration;
+use crate::net::source::{Step, is_io_wake};
 use cogen_core::{
     Direction, Event, IoAttempt, IoRegistration, OpContext, OpOptions, Operation, Outcome,
     Processed, RunStatus, TryIo,
@@ -284,11 +285,6 @@ pub struct PipeOp<'a, K: PipeKind> {
     opts: OpOptions,
 }
 
-enum Step {
-    Finished,
-    Waiting { progressed: bool },
-}
-
 impl<'a, K: PipeKind> PipeOp<'a, K> {
     fn new(end: &'a PipeEnd, kind: K) -> Self {
         PipeOp { end, kind, result: None, opts: OpOptions::default() }
@@ -333,21 +329,14 @@ impl<K: PipeKind> Operation for PipeOp<'_, K> {
     }
 
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        match self.step(cx) {
-            Step::Finished => Processed::Complete,
-            Step::Waiting { .. } => Processed::Park,
-        }
+        self.step(cx).processed()
     }
 
     fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
-        if !matches!(event, Event::Io(_) | Event::Timer) {
+        if !is_io_wake(&event) {
             return RunStatus::NotYet;
         }
-        match self.step(cx) {
-            Step::Finished => RunStatus::Done,
-            Step::Waiting { progressed: true } => RunStatus::Progressed,
-            Step::Waiting { progressed: false } => RunStatus::NotYet,
-        }
+        self.step(cx).run_status(cx, &self.opts)
     }
 
     fn finalize(&mut self, outcome: Outcome) -> Self::Output {

@@ -15,7 +15,7 @@ use super::io::{Flush, SockIo, flush, protocol_error};
 use super::op::{Drive, Parked, Step, settle};
 use super::stream::TlsStream;
 use crate::net::TcpStream;
-use crate::net::source::{completion, inherit_socket_timeout, timed_out};
+use crate::net::source::{inherit_socket_timeout, is_io_wake, timed_out};
 
 /// The server side: accepts TLS connections with one shared [`ServerConfig`].
 ///
@@ -279,21 +279,14 @@ impl Operation for Handshake {
         {
             self.stream = Some(Err(e));
         }
-        match self.drive(cx, true) {
-            Drive::Finished(_) => Processed::Complete,
-            Drive::Waiting { .. } => Processed::Park,
-        }
+        self.drive(cx, true).step().processed()
     }
 
     fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
-        if !matches!(event, Event::Io(_) | Event::Timer) {
+        if !is_io_wake(&event) {
             return RunStatus::NotYet;
         }
-        match self.drive(cx, false) {
-            Drive::Finished(_) => RunStatus::DoneAt(completion(cx, &self.opts)),
-            Drive::Waiting { progressed: true } => RunStatus::Progressed,
-            Drive::Waiting { progressed: false } => RunStatus::NotYet,
-        }
+        self.drive(cx, false).step().run_status(cx, &self.opts)
     }
 
     fn finalize(&mut self, outcome: Outcome) -> Self::Output {

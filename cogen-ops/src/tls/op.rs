@@ -15,7 +15,9 @@ use cogen_core::{
 
 use super::io::SockIo;
 use super::stream::TlsStream;
-use crate::net::source::{Source, busy, completion, inherit_socket_timeout, timed_out};
+use crate::net::source::{
+    Source, Step as Progress, busy, inherit_socket_timeout, is_io_wake, timed_out,
+};
 
 /// What one try of a TLS operation gave.
 #[doc(hidden)]
@@ -84,6 +86,16 @@ impl Parked {
 pub(crate) enum Drive<T> {
     Finished(io::Result<T>),
     Waiting { progressed: bool },
+}
+
+impl<T> Drive<T> {
+    /// How far it got, for the shared `process` / `run` mapping.
+    pub(crate) fn step(&self) -> Progress {
+        match self {
+            Drive::Finished(_) => Progress::Finished,
+            Drive::Waiting { progressed } => Progress::Waiting { progressed: *progressed },
+        }
+    }
 }
 
 /// Maps a step to finished / waiting, parking when it blocked.
@@ -159,21 +171,14 @@ impl<K: TlsKind> Operation for TlsOp<'_, K> {
             self.result = Some(Err(e));
             return Processed::Complete;
         }
-        match self.drive(cx, true) {
-            Drive::Finished(_) => Processed::Complete,
-            Drive::Waiting { .. } => Processed::Park,
-        }
+        self.drive(cx, true).step().processed()
     }
 
     fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
-        if !matches!(event, Event::Io(_) | Event::Timer) {
+        if !is_io_wake(&event) {
             return RunStatus::NotYet;
         }
-        match self.drive(cx, false) {
-            Drive::Finished(_) => RunStatus::DoneAt(completion(cx, &self.opts)),
-            Drive::Waiting { progressed: true } => RunStatus::Progressed,
-            Drive::Waiting { progressed: false } => RunStatus::NotYet,
-        }
+        self.drive(cx, false).step().run_status(cx, &self.opts)
     }
 
     fn finalize(&mut self, outcome: Outcome) -> Self::Output {
