@@ -76,5 +76,5 @@ pub use http;
 pub use request::Request;
 pub use response::ResponseWriter;
 pub use server::Server;
-pub use shutdown::ShutdownHandle;
+pub use shutdown::{Interrupt, ShutdownHandle, WaitShutdown};
 pub use static_files::StaticFiles;

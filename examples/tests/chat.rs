@@ -197,3 +197,29 @@ fn bad_pushes_and_cursors_get_400() -> io::Result<()> {
     let page = chat.get("/")?;
     check(page.status == 200 && page.body.contains("/pull?since="), "no page at /")
 }
+
+/// Ctrl-C ends the chat gracefully: every waiting long poll is answered at once (503: the
+/// server is stopping), not cut off, and the process exits with success.
+#[test]
+fn ctrl_c_answers_every_waiting_pull_and_exits_cleanly() -> io::Result<()> {
+    let mut chat = Chat::start(&["--poll-timeout", "3600"])?;
+    let since = join(&chat)?;
+    let target = format!("/pull?since={since}");
+    let addr = chat.server.addr;
+    let pulls: Vec<_> = (0..3)
+        .map(|_| {
+            let target = target.clone();
+            thread::spawn(move || request(addr, "GET", &target, "", b""))
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300)); // the pulls are waiting now
+    chat.server.signal("INT")?;
+    for pull in pulls {
+        let reply = pull.join().map_err(|_| io::Error::other("pull thread panicked"))??;
+        check(reply.status == 503, &format!("a waiting pull got {reply:?}"))?;
+        check(reply.body.contains("stopping"), &format!("a waiting pull got {reply:?}"))?;
+    }
+    let status = chat.server.wait_exit(Duration::from_secs(30))?;
+    check(status.success(), &format!("the chat exited with {status}"))?;
+    Ok(())
+}

@@ -6,7 +6,8 @@ pub mod tls;
 
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// A running example server, killed (and reaped) on drop, whatever way the test ends.
 pub struct Example {
@@ -34,6 +35,34 @@ impl Example {
         example.addr =
             host.parse().map_err(|e| io::Error::other(format!("no address in {line:?}: {e}")))?;
         Ok(example)
+    }
+
+    /// Sends the signal `name` (`INT`, `TERM`, ...) to the example, with `kill`.
+    pub fn signal(&self, name: &str) -> io::Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("kill -{name}: {status}")))
+        }
+    }
+
+    /// Waits for the example to exit by itself, at most `limit` (then an error; the drop
+    /// kills it).
+    pub fn wait_exit(&mut self, limit: Duration) -> io::Result<ExitStatus> {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() >= end {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "the example did not exit"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
