@@ -1,5 +1,6 @@
 //! Shared by the example binaries' tests: an example server run as a child process on
-//! `127.0.0.1:0`, its address read from the first line of its stdout, killed on drop.
+//! `127.0.0.1:0`, its address read from the first line of its stdout (a `scheme://ADDR` word),
+//! killed on drop; and a one-request HTTP client.
 #![allow(dead_code)]
 
 pub mod tls;
@@ -30,7 +31,7 @@ impl Example {
         let mut example = Example { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
-        let url = line.split_whitespace().find(|w| w.starts_with("http")).unwrap_or("");
+        let url = line.split_whitespace().find(|w| w.contains("://")).unwrap_or("");
         let host = url.split("://").nth(1).unwrap_or("").trim_end_matches('/');
         example.addr =
             host.parse().map_err(|e| io::Error::other(format!("no address in {line:?}: {e}")))?;
@@ -71,4 +72,58 @@ impl Drop for Example {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A whole HTTP response read from a `connection: close` exchange.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// The head's lines after the status line, lower-cased names.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one request on a new connection (`connection: close`, a 30 s read timeout) and
+/// reads the whole answer.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &str,
+    body: &[u8],
+) -> io::Result<Reply> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\
+         content-length: {}\r\n{headers}\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8(raw).map_err(io::Error::other)?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| io::Error::other(format!("no end of head in {text:?}")))?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no status in {head:?}")))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok(Reply { status, headers, body: body.to_owned() })
 }
