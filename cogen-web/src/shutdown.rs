@@ -2,14 +2,15 @@
 //! server's watcher (or a handler) parks on until it does, and the wrapper that lets a
 //! shutdown cut a handler's wait short.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use cogen::{
-    Event, LocalWaker, OpContext, OpOptions, Operation, Outcome, ParkToken, Processed, RemoteWaker,
-    RunStatus, Timeout,
+    Event, LocalWaker, OpContext, OpOptions, Operation, Outcome, Processed, RemoteWaker, RunStatus,
+    Timeout,
 };
 
 /// Asks one or more servers to stop gracefully, from any thread. `Send + Sync`, cheap to
@@ -61,8 +62,10 @@ struct State {
     deadline: Option<Instant>,
     /// How many times the deadline was set or moved earlier.
     changes: u64,
-    /// The waits parked until the next change.
-    watchers: Vec<(ParkToken, RemoteWaker)>,
+    /// The waits parked until the next change, by the id `watch` gave them (a map: with
+    /// thousands of long polls, each one leaving must not scan the others).
+    watchers: HashMap<u64, RemoteWaker>,
+    next_watcher: u64,
 }
 
 impl Shared {
@@ -95,7 +98,7 @@ impl ShutdownHandle {
             self.shared.began.store(true, Ordering::Release);
             std::mem::take(&mut state.watchers)
         };
-        for (_, waker) in watchers {
+        for waker in watchers.into_values() {
             waker.wake();
         }
     }
@@ -170,7 +173,7 @@ impl ShutdownHandle {
     /// }
     /// ```
     pub fn interrupt<O: Operation>(&self, op: O) -> Interrupt<O> {
-        Interrupt { op, handle: self.clone(), watching: false, interrupted: false }
+        Interrupt { op, handle: self.clone(), watching: None, interrupted: false }
     }
 
     fn changes(&self) -> (Option<Instant>, u64) {
@@ -178,25 +181,23 @@ impl ShutdownHandle {
         (state.deadline, state.changes)
     }
 
-    /// Parks `token` until the next change after `seen`; false if it came already.
-    fn watch(&self, seen: u64, token: ParkToken, waker: impl FnOnce() -> RemoteWaker) -> bool {
+    /// Wakes `waker` at the next change after `seen`: its id, or `None` if the change came
+    /// already.
+    fn watch(&self, seen: u64, waker: impl FnOnce() -> RemoteWaker) -> Option<u64> {
         let mut state = self.shared.state();
         if state.changes > seen {
-            return false;
+            return None;
         }
-        state.watchers.push((token, waker()));
-        true
+        let id = state.next_watcher;
+        state.next_watcher += 1;
+        let waker = waker();
+        state.watchers.insert(id, waker);
+        Some(id)
     }
 
-    fn unwatch(&self, token: ParkToken) {
-        // Taken out before they are dropped, outside the lock.
-        let gone: Vec<_> = {
-            let mut state = self.shared.state();
-            let (gone, kept) =
-                std::mem::take(&mut state.watchers).into_iter().partition(|(t, _)| *t == token);
-            state.watchers = kept;
-            gone
-        };
+    fn unwatch(&self, id: u64) {
+        // Taken out, then dropped outside the lock.
+        let gone = self.shared.state().watchers.remove(&id);
         drop(gone);
     }
 }
@@ -214,6 +215,8 @@ pub struct WaitShutdown {
     handle: ShutdownHandle,
     /// Completes on a change after this many.
     seen: u64,
+    /// Our entry among the handle's watchers while parked.
+    watching: Option<u64>,
     opts: OpOptions,
 }
 
@@ -223,6 +226,7 @@ impl WaitShutdown {
         WaitShutdown {
             handle: handle.clone(),
             seen,
+            watching: None,
             opts: OpOptions { timeout: Timeout::Never, ..OpOptions::default() },
         }
     }
@@ -243,16 +247,17 @@ impl Operation for WaitShutdown {
     }
 
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        if self.handle.watch(self.seen, cx.park_token(), || cx.remote_waker()) {
-            Processed::Park
-        } else {
-            Processed::Complete
-        }
+        self.watching = self.handle.watch(self.seen, || cx.remote_waker());
+        if self.watching.is_some() { Processed::Park } else { Processed::Complete }
     }
 
     fn run(&mut self, _cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
         match event {
-            Event::Remote if self.handle.changes().1 > self.seen => RunStatus::Done,
+            // The change took our entry with it.
+            Event::Remote if self.handle.changes().1 > self.seen => {
+                self.watching = None;
+                RunStatus::Done
+            }
             _ => RunStatus::NotYet,
         }
     }
@@ -261,8 +266,10 @@ impl Operation for WaitShutdown {
         self.handle.deadline().unwrap_or_else(Instant::now)
     }
 
-    fn cleanup(&mut self, cx: &mut OpContext<'_>) {
-        self.handle.unwatch(cx.park_token());
+    fn cleanup(&mut self, _cx: &mut OpContext<'_>) {
+        if let Some(id) = self.watching.take() {
+            self.handle.unwatch(id);
+        }
     }
 }
 
@@ -282,8 +289,8 @@ pub(crate) fn changes(handle: &ShutdownHandle) -> (Option<Instant>, u64) {
 pub struct Interrupt<O> {
     op: O,
     handle: ShutdownHandle,
-    /// Our park token is among the handle's watchers.
-    watching: bool,
+    /// Our entry among the handle's watchers while parked.
+    watching: Option<u64>,
     /// The shutdown ended the wait: `op` is finalized as timed out.
     interrupted: bool,
 }
@@ -292,13 +299,13 @@ impl<O: Operation> Interrupt<O> {
     /// Cuts the wait short: undoes `op`'s registrations and our own.
     fn cut(&mut self, cx: &mut OpContext<'_>) {
         self.op.cleanup(cx);
-        self.stop_watching(cx);
+        self.stop_watching();
         self.interrupted = true;
     }
 
-    fn stop_watching(&mut self, cx: &mut OpContext<'_>) {
-        if std::mem::take(&mut self.watching) {
-            self.handle.unwatch(cx.park_token());
+    fn stop_watching(&mut self) {
+        if let Some(id) = self.watching.take() {
+            self.handle.unwatch(id);
         }
     }
 }
@@ -328,8 +335,8 @@ impl<O: Operation> Operation for Interrupt<O> {
             Processed::Park => {}
             done => return done,
         }
-        if self.handle.watch(0, cx.park_token(), || cx.remote_waker()) {
-            self.watching = true;
+        self.watching = self.handle.watch(0, || cx.remote_waker());
+        if self.watching.is_some() {
             Processed::Park
         } else {
             // Shutdown had begun: what was ready was given; the wait ends at once.
@@ -345,7 +352,7 @@ impl<O: Operation> Operation for Interrupt<O> {
         }
         let status = self.op.run(cx, event);
         if matches!(status, RunStatus::Done | RunStatus::DoneAt(_)) {
-            self.stop_watching(cx);
+            self.stop_watching();
         }
         status
     }
@@ -357,7 +364,7 @@ impl<O: Operation> Operation for Interrupt<O> {
 
     fn cleanup(&mut self, cx: &mut OpContext<'_>) {
         self.op.cleanup(cx);
-        self.stop_watching(cx);
+        self.stop_watching();
     }
 }
 
