@@ -3,17 +3,15 @@
 //!
 //! Each test starts its own server (killed when the test ends, whatever way it ends), and
 //! every socket has a read timeout, so a hung server fails the test instead of hanging it.
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// The chat's `MAX_MESSAGE_BYTES`.
 const MAX_MESSAGE_BYTES: usize = 4096;
-/// Longest any single request may take here: well above the poll timeouts used.
-const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 mod util;
+use util::{Reply, http_request as request};
 
 /// A running `chat` server, killed on drop.
 struct Chat {
@@ -38,46 +36,6 @@ impl Chat {
         let length = format!("content-length: {}\r\n", text.len());
         request(self.server.addr, "POST", "/push", &length, text.as_bytes())
     }
-}
-
-/// A response: status and body.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-/// Sends one request on a new connection (`connection: close`) and reads the answer.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    target: &str,
-    headers: &str,
-    body: &[u8],
-) -> io::Result<Reply> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    let head =
-        format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{headers}\r\n");
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    read_reply(&mut s)
-}
-
-/// Reads a whole `connection: close` response.
-fn read_reply(s: &mut TcpStream) -> io::Result<Reply> {
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8(raw).map_err(io::Error::other)?;
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| io::Error::other(format!("no end of head in {text:?}")))?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::other(format!("no status in {head:?}")))?;
-    Ok(Reply { status, body: body.to_owned() })
 }
 
 /// The `next` cursor of a pull's JSON answer.

@@ -17,7 +17,8 @@ fn start() -> io::Result<Example> {
 }
 
 fn call(ex: &Example, method: &str, target: &str, headers: &str, body: &str) -> io::Result<Reply> {
-    http_request(ex.addr, method, target, headers, body.as_bytes())
+    let headers = format!("{headers}content-length: {}\r\n", body.len());
+    http_request(ex.addr, method, target, &headers, body.as_bytes())
 }
 
 fn expect(reply: &Reply, status: u16, body_has: &str) -> io::Result<()> {

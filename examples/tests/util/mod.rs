@@ -91,7 +91,8 @@ impl Reply {
 }
 
 /// Sends one request on a new connection (`connection: close`, a 30 s read timeout) and
-/// reads the whole answer.
+/// reads the whole answer. `headers` are sent as given (each line ending in `\r\n`; a body
+/// needs its `content-length` or `transfer-encoding` there).
 pub fn http_request(
     addr: SocketAddr,
     method: &str,
@@ -102,11 +103,8 @@ pub fn http_request(
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let head = format!(
-        "{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\
-         content-length: {}\r\n{headers}\r\n",
-        body.len()
-    );
+    let head =
+        format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{headers}\r\n");
     s.write_all(head.as_bytes())?;
     s.write_all(body)?;
     let mut raw = Vec::new();
