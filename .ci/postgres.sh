@@ -47,6 +47,11 @@ start() {
     bin=$(pg_bin)
     [ -n "$bin" ] || { echo "postgres.sh: no initdb/pg_ctl after installing" >&2; exit 1; }
   fi
+  # Only a new or empty directory: `stop` removes it whole.
+  if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+    echo "postgres.sh: $dir is not empty; give a new or empty directory" >&2
+    exit 1
+  fi
   mkdir -p "$dir"
   touch "$dir/$marker"
   chmod 755 "$dir"
