@@ -132,7 +132,9 @@ where
     Fut: Future<Output = Result<T, tokio_postgres::Error>> + Send + 'static,
     T: Send + 'static,
 {
-    // Cloned out of the cell: no borrow is held across a yield.
+    // Cloned out of the cell: no borrow is held across a yield. Two requests that find no
+    // client both connect; the later one's connection is kept, the other closes after its
+    // statement (its `Arc` is the last).
     let cached = db.client.borrow().clone().filter(|c| !c.is_closed());
     let client = match cached {
         Some(client) => client,

@@ -92,6 +92,20 @@ impl HandlerResult for Result<(), Error> {
 pin_project_lite::pin_project! {
     /// The body of a handler function, as [`Handler::call`] gives it: the function's own
     /// future, polled in place (no allocation, no extra step).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Handler, HandlerBody, Request, ResponseWriter};
+    ///
+    /// #[coro]
+    /// fn hello(_req: Request, _res: ResponseWriter) -> Result<(), Error> {
+    ///     Ok(())
+    /// }
+    /// fn body_is_handler_body<F, H: Handler<Future = HandlerBody<F>>>(_: &H) {}
+    /// body_is_handler_body(&hello);
+    /// ```
     #[derive(Debug)]
     pub struct HandlerBody<F> {
         #[pin]

@@ -4,7 +4,8 @@
 //! away; and, with no server needed, a database that refuses connections, hangs up or stays
 //! silent, each answered with a clean status instead of a hang.
 //!
-//! The server is named by `COGEN_TEST_POSTGRES` (a connection string; `.ci/run` starts a
+//! The server is named by `COGEN_TEST_POSTGRES` (a `key=value` connection string, which the
+//! tests extend with a schema and an application name of their own; `.ci/run` starts a
 //! throwaway server with `.ci/postgres.sh` and sets it). Without it the tests that need a
 //! server say that they were skipped, on the terminal, and pass, unless
 //! `COGEN_REQUIRE_POSTGRES=1` (set by `.ci/run`), which makes them fail.
