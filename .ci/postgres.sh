@@ -42,6 +42,9 @@ start() {
   bin=$(pg_bin)
   if [ -z "$bin" ]; then
     echo "postgres.sh: installing Debian's postgresql" >&2
+    # No default cluster: the package would otherwise make one and start it on port 5432.
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/cogen-ci.conf
     apt-get update >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >&2
     bin=$(pg_bin)
