@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use cogen::{Coroutine, IntoYield};
@@ -19,9 +20,10 @@ use crate::response::ResponseWriter;
 /// A boxed handler body, for handlers chosen at run time (routers, middleware).
 pub type BoxFuture = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
 
-/// Something that answers requests. Every `Fn(Request, ResponseWriter) -> Coroutine<F>` is
-/// one, so a `#[coro] fn handler(req: Request, res: ResponseWriter) -> Result<(), Error>`
-/// can be given to the server as it is.
+/// Something that answers requests. Every `Fn(Request, ResponseWriter) -> Coroutine<F>` whose
+/// body gives `Result<(), Error>` is one (see [`HandlerResult`]), so a
+/// `#[coro] fn handler(req: Request, res: ResponseWriter) -> Result<(), Error>` can be given to
+/// the server as it is.
 pub trait Handler: 'static {
     /// The handler's body.
     type Future: Future<Output = Result<(), Error>> + 'static;
@@ -32,12 +34,95 @@ pub trait Handler: 'static {
 impl<H, F> Handler for H
 where
     H: Fn(Request, ResponseWriter) -> Coroutine<F> + 'static,
-    F: Future<Output = Result<(), Error>> + 'static,
+    F: Future + 'static,
+    F::Output: HandlerResult,
 {
-    type Future = F;
+    type Future = HandlerBody<F>;
     #[inline]
-    fn call(&self, req: Request, res: ResponseWriter) -> Coroutine<F> {
-        self(req, res)
+    fn call(&self, req: Request, res: ResponseWriter) -> Coroutine<HandlerBody<F>> {
+        let co = self(req, res);
+        let name = co.name();
+        Coroutine::new(name, HandlerBody { inner: co.into_yield() })
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for Result<(), crate::Error> {}
+}
+
+/// What a handler function returns: `Result<(), cogen_web::Error>`, and nothing else.
+///
+/// It exists for the compiler's message. A handler written to return another type (most
+/// often `io::Result<()>`) is told, where it is given to the server or a router, to return
+/// `Result<(), cogen_web::Error>`, in one error instead of a type mismatch between two types
+/// both printed as `Result<(), Error>`. Sealed: it is implemented for that one type.
+///
+/// # Examples
+///
+/// ```
+/// use cogen::prelude::*;
+/// use cogen_web::{Error, Request, ResponseWriter};
+///
+/// #[coro]
+/// fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+///     let dir = std::env::current_dir()?; // `?` turns the io::Error into an `Error`
+///     yield_!(res.text(http::StatusCode::OK, dir.display().to_string()))
+/// }
+/// fn is_handler(_: impl cogen_web::Handler) {}
+/// is_handler(hello);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a cogen-web handler must return `Result<(), cogen_web::Error>`, not `{Self}`",
+    label = "this handler returns `{Self}`",
+    note = "write `-> Result<(), cogen_web::Error>`: `?` still works on an `io::Error` (it becomes `Error::Io`), and `Error::status(..)` answers with a status of your choice"
+)]
+pub trait HandlerResult: sealed::Sealed {
+    /// The handler's result, as the server takes it.
+    fn into_result(self) -> Result<(), Error>;
+}
+
+impl HandlerResult for Result<(), Error> {
+    #[inline]
+    fn into_result(self) -> Result<(), Error> {
+        self
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The body of a handler function, as [`Handler::call`] gives it: the function's own
+    /// future, polled in place (no allocation, no extra step).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Handler, HandlerBody, Request, ResponseWriter};
+    ///
+    /// #[coro]
+    /// fn hello(_req: Request, _res: ResponseWriter) -> Result<(), Error> {
+    ///     Ok(())
+    /// }
+    /// fn body_is_handler_body<F, H: Handler<Future = HandlerBody<F>>>(_: &H) {}
+    /// body_is_handler_body(&hello);
+    /// ```
+    #[derive(Debug)]
+    pub struct HandlerBody<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> Future for HandlerBody<F>
+where
+    F: Future,
+    F::Output: HandlerResult,
+{
+    type Output = Result<(), Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx).map(HandlerResult::into_result)
     }
 }
 

@@ -67,7 +67,7 @@ mod trace;
 
 pub use config::Config;
 pub use error::{Error, ProtocolError};
-pub use handler::{BodyLimit, BoxFuture, Handler, LogLine, Logged};
+pub use handler::{BodyLimit, BoxFuture, Handler, HandlerBody, HandlerResult, LogLine, Logged};
 pub use router::Router;
 
 /// The `http` crate this one speaks (`StatusCode`, `Method`, `Response`, headers), so an
