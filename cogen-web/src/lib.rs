@@ -78,9 +78,9 @@ pub use router::Router;
 /// The `http` crate this one speaks (`StatusCode`, `Method`, `Response`, headers), so an
 /// application needs no dependency of its own on a matching version.
 pub use http;
+pub use multi::MultiServer;
 pub use request::Request;
 pub use response::ResponseWriter;
-pub use multi::MultiServer;
 pub use server::Server;
 pub use shutdown::ShutdownHandle;
 pub use static_files::StaticFiles;

@@ -279,7 +279,10 @@ impl MultiServer {
             let handler = factory(w);
             serve_claimed(self.server(w.index(), handler))
         })?;
-        Ok(results.into_iter().map(|r| r.and_then(|served| served.map_err(cogen::Error::Io))).collect())
+        Ok(results
+            .into_iter()
+            .map(|r| r.and_then(|served| served.map_err(cogen::Error::Io)))
+            .collect())
     }
 
     fn claim(&self, index: usize) -> io::Result<Socket> {
