@@ -45,6 +45,44 @@ fn hello(worker: http::HeaderValue, _req: Request, mut res: ResponseWriter) -> R
     yield_!(res.send(response))
 }
 
+impl Held {
+    /// `held HEAP RSS a,b;c,d;...`, as [`run_fresh`] reads it.
+    pub fn to_line(&self) -> String {
+        let spread: Vec<String> = self
+            .spread
+            .iter()
+            .map(|c| c.iter().map(usize::to_string).collect::<Vec<_>>().join(","))
+            .collect();
+        format!("held {} {} {}", self.heap_per_conn, self.rss_per_conn, spread.join(";"))
+    }
+
+    fn from_line(line: &str) -> Option<Held> {
+        let mut words = line.trim().strip_prefix("held ")?.split(' ');
+        let heap_per_conn = words.next()?.parse().ok()?;
+        let rss_per_conn = words.next()?.parse().ok()?;
+        let spread = parse_spread(&format!("spread {}", words.next()?))?;
+        Some(Held { heap_per_conn, rss_per_conn, spread })
+    }
+}
+
+/// [`run`] in a fresh process (this binary, `--idle`), so that `VmRSS` grows from a process
+/// that never held connections (a process keeps pages it freed).
+///
+/// # Errors
+///
+/// The child's errors, or `InvalidData` if it printed no figures.
+pub fn run_fresh(workers: usize, n: usize) -> io::Result<Held> {
+    let out = Command::new(std::env::current_exe()?)
+        .args(["--idle", &workers.to_string(), &n.to_string()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().find_map(Held::from_line).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidData, format!("the --idle child printed {text:?}"))
+    })
+}
+
 /// Serves on `workers` workers, has the client child open `n` connections, and measures.
 ///
 /// # Errors

@@ -10,8 +10,9 @@
 //!     time, from `/proc`): it must not drop by more than 10 % from 1 to 2 workers. The order
 //!     of the four servers rotates each round; each ratio is the median of the per-round
 //!     ratios, with their range.
-//! (b) **Idle connections across workers.** A `MultiServer` in this process, its heap counted
-//!     by this binary's global allocator, holds N keep-alive connections (each made one
+//! (b) **Idle connections across workers.** A `MultiServer` in a fresh process (this binary,
+//!     `--idle`), its heap counted by this binary's global allocator, holds N keep-alive
+//!     connections (each made one
 //!     request, then went idle) opened by a client child (this binary, `--client`), with 1
 //!     and with 2 workers: heap and `VmRSS` bytes per connection, and the per-worker split
 //!     of the connections that the kernel's `SO_REUSEPORT` hash gave (after 50, 500, N).
@@ -23,6 +24,7 @@
 //! COGEN_BENCH_ROUNDS=7 COGEN_BENCH_SECS=5 ./target/release/web_cores
 //! COGEN_BENCH_ONLY=idle ./target/release/web_cores   # phase (b) alone
 //! COGEN_BENCH_CONNS=10000 ...                        # connections of phase (b) (default 10000)
+//! COGEN_BENCH_SERVER_CPU=0 ...                       # pin the servers to CPU 0 (away from wrk)
 //! ```
 mod c10k;
 #[path = "../web_bench/wrk.rs"]
@@ -84,13 +86,17 @@ const MODES: [Mode; 2] = [Mode::KeepAlive, Mode::Pipelined(16)];
 const BUILD: &str = "cargo build --release -p cogen-examples -p cogen-bench \
                      --bin hello_web --bin hyper_hello --bin web_cores";
 
-/// The four servers of phase (a).
+/// The servers of phase (a): name, binary, arguments.
 const SERVERS: [(&str, &str, &[&str]); 4] = [
     ("cogen 1 worker", "hello_web", &["--workers", "1"]),
     ("cogen 2 workers", "hello_web", &["--workers", "2"]),
     ("hyper current_thread", "hyper_hello", &[]),
     ("hyper 2 threads", "hyper_hello", &["--threads", "2"]),
 ];
+/// The loads of phase (a): server index and wrk connections. The 2-worker servers also run
+/// at twice the connections, the same load per worker as the 1-worker ones at [`CONNS`].
+const LOADS: [(usize, usize); 6] =
+    [(0, CONNS), (1, CONNS), (2, CONNS), (3, CONNS), (1, 2 * CONNS), (3, 2 * CONNS)];
 
 /// Sizes of one run.
 #[derive(Debug)]
@@ -99,6 +105,9 @@ struct Config {
     secs: u64,
     conns: usize,
     idle_only: bool,
+    /// Pins every server to this CPU (`COGEN_BENCH_SERVER_CPU`): both workers then share one
+    /// core and none shares wrk's. Default: the servers may run on every CPU.
+    server_cpu: Option<usize>,
 }
 
 impl Config {
@@ -106,9 +115,9 @@ impl Config {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         let quick = std::env::var_os("COGEN_BENCH_QUICK").is_some_and(|v| v != "0");
         let mut cfg = if quick {
-            Config { rounds: 1, secs: 1, conns: 1_000, idle_only: false }
+            Config { rounds: 1, secs: 1, conns: 1_000, idle_only: false, server_cpu: None }
         } else {
-            Config { rounds: 5, secs: 3, conns: 10_000, idle_only: false }
+            Config { rounds: 5, secs: 3, conns: 10_000, idle_only: false, server_cpu: None }
         };
         if let Some(r) = var("COGEN_BENCH_ROUNDS").filter(|r| *r >= 1) {
             cfg.rounds = r as usize;
@@ -120,6 +129,7 @@ impl Config {
             cfg.conns = n as usize;
         }
         cfg.idle_only = std::env::var("COGEN_BENCH_ONLY").is_ok_and(|v| v == "idle");
+        cfg.server_cpu = var("COGEN_BENCH_SERVER_CPU").map(|c| c as usize);
         cfg
     }
 }
@@ -128,6 +138,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.as_slice() {
         [flag, addr, n, workers] if flag == "--client" => client_main(addr, n, workers),
+        [flag, workers, n] if flag == "--idle" => idle_main(workers, n),
         [] => {
             let cfg = Config::from_env();
             // Bounds the whole run; the server children die with this process.
@@ -141,7 +152,8 @@ fn main() {
         }
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "usage: web_cores   (internally: web_cores --client ADDR N WORKERS)",
+            "usage: web_cores   (internally: web_cores --client ADDR N WORKERS, \
+             web_cores --idle WORKERS N)",
         )),
     };
     if let Err(e) = result {
@@ -156,6 +168,16 @@ fn client_main(addr: &str, n: &str, workers: &str) -> io::Result<()> {
     let addr: SocketAddr = addr.parse().map_err(|e| bad(&e))?;
     raise_nofile_limit()?;
     c10k::client(addr, n.parse().map_err(|e| bad(&e))?, workers.parse().map_err(|e| bad(&e))?)
+}
+
+/// One idle-connection measure in this (fresh) process; prints it as a `held` line.
+fn idle_main(workers: &str, n: &str) -> io::Result<()> {
+    let bad =
+        |e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+    raise_nofile_limit()?;
+    let held = c10k::run(workers.parse().map_err(|e| bad(&e))?, n.parse().map_err(|e| bad(&e))?)?;
+    println!("{}", held.to_line());
+    Ok(())
 }
 
 fn run(cfg: &Config) -> io::Result<()> {
@@ -191,28 +213,30 @@ fn scaling(cfg: &Config) -> io::Result<Vec<Row>> {
             let path = if *bin == "hello_web" { &paths[0] } else { &paths[1] };
             let mut cmd = Command::new(path);
             cmd.args(["--addr", "127.0.0.1:0"]).args(*args);
-            Server::start_on(name, cmd, None)
+            Server::start_on(name, cmd, cfg.server_cpu)
         })
         .collect::<io::Result<Vec<_>>>()?;
     pin_to_cpu(LOAD_CPU)?;
+    let on = cfg.server_cpu.map_or_else(|| "CPUs 0-1".to_owned(), |c| format!("CPU {c}"));
     println!(
-        "web_cores (a): servers on CPUs 0-1, wrk -t1 -c{CONNS} on CPU {LOAD_CPU}, {} round(s) \
-         of {} s per server and mode",
+        "web_cores (a): servers on {on}, wrk -t1 on CPU {LOAD_CPU}, {} round(s) of {} s per \
+         server, load and mode",
         cfg.rounds, cfg.secs
     );
     for s in &servers {
         wrk.run(s.addr, Mode::KeepAlive, CONNS, 1, LOAD_CPU)?; // warm-up
     }
-    // [mode][server] -> (requests/s, per CPU-second) per round
-    let mut per_sec = vec![vec![Vec::new(); SERVERS.len()]; MODES.len()];
-    let mut per_cpu = vec![vec![Vec::new(); SERVERS.len()]; MODES.len()];
+    // [mode][load] -> requests/s, and requests per server CPU-second, per round
+    let mut per_sec = vec![vec![Vec::new(); LOADS.len()]; MODES.len()];
+    let mut per_cpu = vec![vec![Vec::new(); LOADS.len()]; MODES.len()];
     for round in 0..cfg.rounds {
         for (m, mode) in MODES.into_iter().enumerate() {
-            for k in 0..SERVERS.len() {
-                let i = (k + round) % SERVERS.len();
+            for k in 0..LOADS.len() {
+                let l = (k + round) % LOADS.len();
+                let (i, conns) = LOADS[l];
                 let s = &mut servers[i];
                 let cpu0 = process_cpu_secs(s.pid())?;
-                let out = wrk.run(s.addr, mode, CONNS, cfg.secs, LOAD_CPU)?;
+                let out = wrk.run(s.addr, mode, conns, cfg.secs, LOAD_CPU)?;
                 let cpu = process_cpu_secs(s.pid())? - cpu0;
                 s.check_alive()?;
                 if out.requests == 0 || out.non_2xx > 0 {
@@ -226,8 +250,8 @@ fn scaling(cfg: &Config) -> io::Result<Vec<Row>> {
                 }
                 let cpu_sec = out.requests as f64 / cpu.max(1e-3);
                 println!(
-                    "round {} {:<13} {:<21} {:>7.0} requests/s, {:>7.0} per server CPU-second \
-                     (server CPU {:.0}%)",
+                    "round {} {:<13} {:<21} -c{conns:<3} {:>7.0} requests/s, {:>7.0} per server \
+                     CPU-second (server CPU {:.0}%)",
                     round + 1,
                     mode.name(),
                     s.name,
@@ -235,45 +259,40 @@ fn scaling(cfg: &Config) -> io::Result<Vec<Row>> {
                     cpu_sec,
                     100.0 * cpu / out.secs.max(1e-3)
                 );
-                per_sec[m][i].push(out.per_sec());
-                per_cpu[m][i].push(cpu_sec);
+                per_sec[m][l].push(out.per_sec());
+                per_cpu[m][l].push(cpu_sec);
             }
         }
     }
     let mut rows = Vec::new();
     for (m, mode) in MODES.into_iter().enumerate() {
         let name = mode.name();
-        let (c1, c2, h1, h2) = (0, 1, 2, 3);
-        rows.push(Row::runs(
-            format!("req/server CPU-s, {name}: cogen 2 workers vs cogen 1"),
-            &per_cpu[m][c2],
-            &per_cpu[m][c1],
-            Target::AtLeast(0.9),
-        ));
-        rows.push(Row::runs(
-            format!("req/server CPU-s, {name}: hyper 2 threads vs hyper current_thread"),
-            &per_cpu[m][h2],
-            &per_cpu[m][h1],
-            Target::None,
-        ));
-        rows.push(Row::runs(
-            format!("req/server CPU-s, {name}: cogen 2 workers vs hyper 2 threads"),
-            &per_cpu[m][c2],
-            &per_cpu[m][h2],
-            Target::None,
-        ));
-        rows.push(Row::runs(
-            format!("req/s, {name}: cogen 2 workers vs cogen 1"),
-            &per_sec[m][c2],
-            &per_sec[m][c1],
-            Target::None,
-        ));
-        rows.push(Row::runs(
-            format!("req/s, {name}: cogen 2 workers vs hyper 2 threads"),
-            &per_sec[m][c2],
-            &per_sec[m][h2],
-            Target::None,
-        ));
+        // Indices into LOADS.
+        let (c1, c2, h1, h2, c2x, h2x) = (0, 1, 2, 3, 4, 5);
+        let mut row = |what: &str, a: usize, b: usize, target| {
+            rows.push(Row::runs(
+                format!("req/server CPU-s, {name}: {what}"),
+                &per_cpu[m][a],
+                &per_cpu[m][b],
+                target,
+            ));
+        };
+        row("cogen 2 workers vs 1", c2, c1, Target::AtLeast(0.9));
+        row("cogen 2 workers 2x conns vs 1", c2x, c1, Target::AtLeast(0.9));
+        row("hyper 2 threads vs current_thread", h2, h1, Target::None);
+        row("hyper 2 threads 2x conns vs current_thread", h2x, h1, Target::None);
+        row("cogen 2 workers vs hyper 2 threads", c2, h2, Target::None);
+        row("cogen 1 worker vs hyper current_thread", c1, h1, Target::None);
+        for (what, a, b) in
+            [("cogen 2 workers vs 1", c2, c1), ("cogen 2 workers vs hyper 2 threads", c2, h2)]
+        {
+            rows.push(Row::runs(
+                format!("req/s, {name}: {what}"),
+                &per_sec[m][a],
+                &per_sec[m][b],
+                Target::None,
+            ));
+        }
     }
     Ok(rows)
 }
@@ -286,7 +305,7 @@ fn idle(cfg: &Config) -> io::Result<Vec<Row>> {
     for round in 0..cfg.rounds {
         let order = if round % 2 == 0 { [1, 2] } else { [2, 1] };
         for workers in order {
-            let held = c10k::run(workers, cfg.conns)?;
+            let held = c10k::run_fresh(workers, cfg.conns)?;
             println!(
                 "round {} {workers} worker(s): heap {:.0} B/conn, VmRSS {:.0} B/conn, spread {:?}",
                 round + 1,
