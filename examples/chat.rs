@@ -21,7 +21,9 @@
 //! - `GET /pull?since=N`: the messages numbered `N` and later. If there are some, at once;
 //!   otherwise it waits for the next one, up to the poll timeout (`--poll-timeout`, 10 s), and
 //!   then answers `204 No Content`, after which the page simply asks again with the same `N`.
-//!   `skipped` counts messages the server no longer keeps (see below).
+//!   `skipped` counts messages the server no longer keeps (see below). When the server
+//!   begins to stop (Ctrl-C or `SIGTERM`), every waiting pull answers at once with
+//!   `503 Service Unavailable`, and the page retries until a server is back.
 //! - `POST /push`: the body (UTF-8 text, at most [`MAX_MESSAGE_BYTES`]) is a message.
 //!   `200` with `{"seq":N}`, `400` for an empty or non-UTF-8 one, `413` for a longer one.
 //!
@@ -107,6 +109,8 @@ const DEFAULT_HISTORY: usize = 1000;
 const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages a joining client is given to start with.
 const JOIN_BACKLOG: u64 = 50;
+/// The body of the `503` a long poll gets when the server begins to stop.
+const STOPPING: &str = "the server is stopping\n";
 /// The default address.
 const DEFAULT_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 8000);
 /// Messages on their way from the sequencer to one worker's feed (`--workers` > 1): a
@@ -247,10 +251,17 @@ fn pull(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
     let sub = room.feed.subscribe_from(cursor);
     let mut batch = Batch::default();
     if !batch.take_from(&sub) && since.is_some() {
-        // Nothing new yet: wait for the next message, up to the poll timeout.
-        match yield_!(sub.fetch().timeout(room.poll_timeout)) {
+        // Nothing new yet: wait for the next message, up to the poll timeout, or until the
+        // server begins to stop (then the client is told so at once, not cut off later).
+        let wait = sub.fetch().timeout(room.poll_timeout);
+        match yield_!(req.shutdown().interrupt(wait)) {
             Ok(msgs) => batch.messages = msgs,
             Err(FetchError::Lagged(n)) => batch.skipped = n,
+            Err(_) if req.shutdown().is_shutting_down() => {
+                let stopping =
+                    reply(room, StatusCode::SERVICE_UNAVAILABLE, "text/plain", STOPPING)?;
+                return yield_!(res.send(stopping));
+            }
             // A timeout (`FetchError` is non-exhaustive: so would any later failure of the
             // wait be): nothing new, the client polls again.
             Err(_) => {
@@ -409,11 +420,15 @@ fn main() -> io::Result<()> {
         worker: None,
     };
     let app = Logged::new(app(room), |l| eprintln!("{l}"));
-    let server = Server::bind(opts.addr, app)?;
+    // Ctrl-C or SIGTERM: stop accepting, answer every waiting long poll at once, give
+    // requests in flight the grace period; a second one cuts what is left.
+    let server = Server::bind(opts.addr, app)?.shutdown_on_signals();
     println!("chat listening on http://{}/", server.local_addr()?);
     let mut sched = Scheduler::new();
     sched.add(server.serve());
-    sched.run().map_err(io::Error::other)
+    sched.run().map_err(io::Error::other)?;
+    eprintln!("chat stopped");
+    Ok(())
 }
 
 /// What one worker takes with it: its inbox, a sender to the sequencer, and (worker 0) the
@@ -426,7 +441,8 @@ struct WorkerParts {
 
 /// `--workers N`: a room per worker, the sequencer on worker 0, a bridge on each.
 fn serve_on_every_worker(opts: &Options) -> io::Result<()> {
-    let server = MultiServer::bind(opts.addr, opts.workers)?;
+    // Ctrl-C or SIGTERM stops every worker, as on one (each worker's waiting polls answer).
+    let server = MultiServer::bind(opts.addr, opts.workers)?.shutdown_on_signals();
     let (posts, posted) = channel::bounded(POSTS_CAPACITY);
     let (inboxes, receivers): (Vec<_>, Vec<_>) =
         (0..opts.workers).map(|_| channel::bounded(INBOX_CAPACITY)).unzip();
@@ -471,6 +487,7 @@ fn serve_on_every_worker(opts: &Options) -> io::Result<()> {
             Err(e) => eprintln!("worker {index}: {e}"),
         }
     }
+    eprintln!("chat stopped");
     Ok(())
 }
 
@@ -561,6 +578,9 @@ async function poll() {
         for (const m of batch.messages) show(m, false);
         since = batch.next;
         setState("connected", "connected");
+      } else if (r.status === 503) {
+        setState("retrying", "the server is stopping, retrying");
+        await sleep(1000);
       } else if (r.status !== 204) {
         setState("retrying", "server error " + r.status + ", retrying");
         await sleep(1000);

@@ -45,6 +45,10 @@ use signal_hook_registry::SigId;
 
 use crate::process::PipeReader;
 
+/// The numbers of the signals a program usually handles (`libc`'s), so that
+/// `OsSignals::new(&[SIGINT, SIGTERM])` needs no `libc` dependency of its own.
+pub use libc::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+
 /// The signals `signal-hook-registry` refuses (it panics on them): cannot or must not be
 /// handled this way.
 const REFUSED: [libc::c_int; 5] =

@@ -32,6 +32,10 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// client reads it.
 pub const DEFAULT_LINGER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long requests in flight get to finish when a signal asks the server to stop (see
+/// [`Server::shutdown_on_signals`](crate::Server::shutdown_on_signals)).
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Connections served at once; beyond that, new ones wait in the listen backlog and accepting
 /// resumes as others close. Each costs a coroutine and a socket, so the bound is generous.
 /// It bounds one [`Server`](crate::Server): in a [`MultiServer`](crate::MultiServer) it is
@@ -79,6 +83,8 @@ pub struct Config {
     pub linger_timeout: Duration,
     /// See [`DEFAULT_MAX_CONNECTIONS`].
     pub max_connections: usize,
+    /// See [`DEFAULT_SHUTDOWN_GRACE`].
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Config {
@@ -95,6 +101,7 @@ impl Default for Config {
             send_timeout: DEFAULT_SEND_TIMEOUT,
             linger_timeout: DEFAULT_LINGER_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::date::DateCache;
 use crate::decode::ChunkedDecoder;
 use crate::framing::Framing;
 use crate::parse::{Head, RawHeaders};
+use crate::shutdown::ShutdownHandle;
 use crate::stream::{self, Stream};
 
 /// Room a read is given once a connection moves more than a head: 16 KiB, so a body or a
@@ -49,6 +50,8 @@ pub(crate) struct Conn {
     pub(crate) state: RefCell<State>,
     /// The server is shutting down: finish the request in flight, then close.
     draining: Rc<Cell<bool>>,
+    /// The handle the server listens to (handlers see it through their request).
+    pub(crate) shutdown: ShutdownHandle,
     /// Header buffers given back by the last request, for the next one.
     pub(crate) spare_headers: Cell<RawHeaders>,
 }
@@ -60,6 +63,7 @@ impl Conn {
         cfg: Rc<Config>,
         date: Rc<DateCache>,
         draining: Rc<Cell<bool>>,
+        shutdown: ShutdownHandle,
     ) -> Self {
         let max_body = cfg.max_body;
         Conn {
@@ -76,6 +80,7 @@ impl Conn {
             out: RefCell::new(Vec::new()),
             state: RefCell::new(State::new(max_body)),
             draining,
+            shutdown,
             spare_headers: Cell::default(),
         }
     }
@@ -96,8 +101,10 @@ impl Conn {
         self.state.borrow().persists(self.draining())
     }
 
+    /// The server is shutting down (its drain began, or the handle was just triggered and a
+    /// handler woken by it answers before the server's own watcher ran).
     pub(crate) fn draining(&self) -> bool {
-        self.draining.get()
+        self.draining.get() || self.shutdown.is_shutting_down()
     }
 
     /// Calls `f` with the buffered, unconsumed bytes; `f` returns how many it consumed.

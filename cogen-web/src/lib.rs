@@ -82,5 +82,5 @@ pub use multi::MultiServer;
 pub use request::Request;
 pub use response::ResponseWriter;
 pub use server::Server;
-pub use shutdown::ShutdownHandle;
+pub use shutdown::{Interrupt, ShutdownHandle, WaitShutdown};
 pub use static_files::StaticFiles;

@@ -85,6 +85,8 @@ pub struct MultiServer {
     sockets: Vec<Mutex<Option<Socket>>>,
     config: Config,
     shutdown: ShutdownHandle,
+    /// Every worker's server stops on SIGINT / SIGTERM.
+    on_signals: bool,
     on_error: Option<SharedErrorHook>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<cogen::tls::rustls::ServerConfig>>,
@@ -129,6 +131,7 @@ impl MultiServer {
             sockets,
             config,
             shutdown: ShutdownHandle::new(),
+            on_signals: false,
             on_error: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -145,6 +148,17 @@ impl MultiServer {
     /// Listens to `handle` instead of a handle of its own (see [`Server::with_shutdown`]).
     pub fn with_shutdown(mut self, handle: ShutdownHandle) -> Self {
         self.shutdown = handle;
+        self
+    }
+
+    /// Stops every worker gracefully on `SIGINT` (Ctrl-C) or `SIGTERM`, and cuts what is left
+    /// short on a second one (see [`Server::shutdown_on_signals`]): each worker's server
+    /// listens for the signals (each gets every delivery) and starts the shutdown of the one
+    /// shared [`ShutdownHandle`], with [`Config::shutdown_grace`]. The first delivery sets the
+    /// deadline; the other workers' calls for the same delivery cannot lengthen it, and a
+    /// second signal moves it to now.
+    pub fn shutdown_on_signals(mut self) -> Self {
+        self.on_signals = true;
         self
     }
 
@@ -230,6 +244,9 @@ impl MultiServer {
         let listener = cogen::net::TcpListener::from_std(socket.into())?;
         let mut server = Server::from_listener(listener, self.config.clone(), handler)
             .with_shutdown(self.shutdown.clone());
+        if self.on_signals {
+            server = server.shutdown_on_signals();
+        }
         if let Some(hook) = &self.on_error {
             let hook = Arc::clone(hook);
             server = server.on_connection_error(move |peer, e| hook(peer, e));

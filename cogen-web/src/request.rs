@@ -12,6 +12,7 @@ use crate::framing::Framing;
 use crate::io::{Conn, Reading, fill, flush};
 use crate::parse::{Head, RawHeaders};
 use crate::router::States;
+use crate::shutdown::ShutdownHandle;
 
 /// Bytes asked of the body per step of [`Request::read_to_end`]: four of the connection's
 /// reads, so a large body takes few steps, while each step's copy stays small.
@@ -47,6 +48,30 @@ impl Request {
             params: Vec::new(),
             states: Vec::new(),
         }
+    }
+
+    /// The handle of the server's graceful shutdown: a handler that holds the request open
+    /// (a long poll, a stream of events) waits on [`ShutdownHandle::wait`] or wraps its own
+    /// wait with [`ShutdownHandle::interrupt`] to answer at once when a shutdown begins,
+    /// instead of being cut off when the grace period ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cogen::prelude::*;
+    /// use cogen_web::{Error, Request, ResponseWriter};
+    ///
+    /// /// Answers after a minute, or at once when the server begins to stop.
+    /// #[coro]
+    /// fn slow(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    ///     let _ = yield_!(req.shutdown().interrupt(Sleep::new(Duration::from_secs(60))));
+    ///     let body = if req.shutdown().is_shutting_down() { "bye" } else { "done" };
+    ///     yield_!(res.send(http::Response::new(body)))
+    /// }
+    /// ```
+    pub fn shutdown(&self) -> &ShutdownHandle {
+        &self.conn.shutdown
     }
 
     /// Records what the router matched.

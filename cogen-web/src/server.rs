@@ -18,7 +18,7 @@ use crate::dispatch::serve_connection;
 use crate::error::Error;
 use crate::handler::Handler;
 use crate::io::Conn;
-use crate::shutdown::{GetLocalWaker, ShutdownHandle, WaitShutdown};
+use crate::shutdown::{self, GetLocalWaker, ShutdownHandle, next_change};
 use crate::stream::{Stream, handshake};
 
 /// The listen backlog: connections the kernel has completed and `accept` not yet taken.
@@ -51,6 +51,8 @@ pub struct Server<H> {
     handler: Rc<H>,
     config: Rc<Config>,
     shutdown: ShutdownHandle,
+    /// SIGINT and SIGTERM start a graceful shutdown.
+    on_signals: bool,
     on_error: Option<ErrorHook>,
     /// HTTPS: each connection's TLS handshake comes first.
     #[cfg(feature = "tls")]
@@ -90,6 +92,7 @@ impl<H: Handler> Server<H> {
             handler: Rc::new(handler),
             config: Rc::new(config),
             shutdown: ShutdownHandle::new(),
+            on_signals: false,
             on_error: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -133,6 +136,39 @@ impl<H: Handler> Server<H> {
     /// can stop several servers (one per core, say).
     pub fn with_shutdown(mut self, handle: ShutdownHandle) -> Self {
         self.shutdown = handle;
+        self
+    }
+
+    /// Stops gracefully on `SIGINT` (Ctrl-C) or `SIGTERM`: the first one starts a shutdown
+    /// through the server's [`ShutdownHandle`] with [`Config::shutdown_grace`] (default 10 s)
+    /// for requests in flight; a second one cancels what is left at once. Handlers learn
+    /// that a shutdown began from [`Request::shutdown`](crate::Request::shutdown).
+    ///
+    /// The signal handlers are installed when `serve` starts (an error installing them is
+    /// `serve`'s error) and removed when it returns; other subscribers of these signals
+    /// (see `cogen::signal`) still get them. While a server runs, these signals no longer end
+    /// the process by themselves, and once handlers were installed the process keeps ignoring
+    /// them after `serve` returns (a property of process-wide signal handlers): return from
+    /// `main` when the server is done.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use cogen::prelude::*;
+    /// # use cogen_web::{Error, Request, ResponseWriter, Server};
+    /// # #[coro]
+    /// # fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    /// #     yield_!(res.send(http::Response::new("hi")))
+    /// # }
+    /// let server = Server::bind("127.0.0.1:8080".parse().map_err(std::io::Error::other)?, hello)?
+    ///     .shutdown_on_signals();
+    /// let mut sched = Scheduler::new();
+    /// sched.add(server.serve());
+    /// sched.run().map_err(std::io::Error::other)?; // Ctrl-C: requests finish, then it returns
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn shutdown_on_signals(mut self) -> Self {
+        self.on_signals = true;
         self
     }
 
@@ -213,12 +249,18 @@ impl<H: Handler> Server<H> {
     #[cogen::coroutine]
     pub fn serve(self) -> io::Result<()> {
         #[cfg(feature = "tls")]
-        let Server { listener, handler, config, shutdown, on_error, tls } = self;
+        let Server { listener, handler, config, shutdown, on_signals, on_error, tls } = self;
         #[cfg(not(feature = "tls"))]
-        let Server { listener, handler, config, shutdown, on_error } = self;
+        let Server { listener, handler, config, shutdown, on_signals, on_error } = self;
         #[cfg(not(feature = "tls"))]
         let tls = NoTls;
-        let live = Rc::new(Live::new(config.max_connections.max(1), on_error));
+        let signals = if on_signals {
+            Some(cogen::signal::OsSignals::new(&[cogen::signal::SIGINT, cogen::signal::SIGTERM])?)
+        } else {
+            None
+        };
+        let live = Rc::new(Live::new(config.max_connections.max(1), on_error, shutdown.clone()));
+        let grace = config.shutdown_grace;
         let stops: Queue<Stop> = Queue::unbounded();
         let acceptor = yield_!(Spawn::new(accept_loop(
             listener,
@@ -228,16 +270,20 @@ impl<H: Handler> Server<H> {
             Rc::clone(&live),
             stops.clone()
         )));
-        let watcher = yield_!(Spawn::new(watch(shutdown, stops.clone())));
+        let watcher = yield_!(Spawn::new(watch(shutdown.clone(), stops.clone(), Rc::clone(&live))));
+        let mut ids = vec![acceptor.id(), watcher.id()];
+        if let Some(signals) = signals {
+            ids.push(yield_!(Spawn::new(stop_on_signals(signals, shutdown, grace))).id());
+        }
         // Whatever way `serve` ends (returned, cancelled, dropped), its helpers end with it.
         let local = yield_!(GetLocalWaker::new());
-        let _helpers = CancelOnDrop { local, ids: [acceptor.id(), watcher.id()] };
+        let _helpers = CancelOnDrop { local, ids };
         // The server waits as long as it takes, whatever the scheduler's default timeouts.
         match yield_!(stops.get().no_timeout()) {
             Ok(Stop::AcceptFailed(e)) => Err(e),
-            Ok(Stop::Shutdown(grace)) => {
+            Ok(Stop::Shutdown) => {
                 let _ = yield_!(Cancel::new(&acceptor)); // our own handle; the listener closes: new connections are refused
-                yield_!(drain(&live, grace));
+                yield_!(drain(&live));
                 Ok(())
             }
             Err(_) => Ok(()), // the queue is never closed
@@ -267,19 +313,20 @@ fn wrap(tcp: cogen::net::TcpStream, tls: &Acceptor) -> Stream {
 
 /// Why `serve` stops.
 enum Stop {
-    Shutdown(Duration),
+    /// Shutdown was asked for: [`Live::deadline`] is set.
+    Shutdown,
     AcceptFailed(io::Error),
 }
 
 /// Cancels coroutines when dropped.
-struct CancelOnDrop<const N: usize> {
+struct CancelOnDrop {
     local: LocalWaker,
-    ids: [TaskId; N],
+    ids: Vec<TaskId>,
 }
 
-impl<const N: usize> Drop for CancelOnDrop<N> {
+impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        for id in self.ids {
+        for &id in &self.ids {
             self.local.cancel(id);
         }
     }
@@ -297,13 +344,17 @@ struct Live {
     next_id: Cell<u64>,
     /// Set at shutdown: connections finish their request in flight, then close.
     draining: Rc<Cell<bool>>,
-    /// While draining, a token per connection that ended.
+    /// While draining, a token per connection that ended, or when the deadline moved.
     ended: Queue<()>,
+    /// While draining: when what is left is cancelled.
+    deadline: Cell<Option<Instant>>,
+    /// The handle the server listens to (handlers get it from their request).
+    shutdown: ShutdownHandle,
     on_error: Option<ErrorHook>,
 }
 
 impl Live {
-    fn new(capacity: usize, on_error: Option<ErrorHook>) -> Self {
+    fn new(capacity: usize, on_error: Option<ErrorHook>, shutdown: ShutdownHandle) -> Self {
         let slots = Queue::unbounded();
         for _ in 0..capacity {
             let _ = slots.try_put(());
@@ -314,6 +365,8 @@ impl Live {
             next_id: Cell::new(0),
             draining: Rc::default(),
             ended: Queue::unbounded(),
+            deadline: Cell::new(None),
+            shutdown,
             on_error,
         }
     }
@@ -355,6 +408,7 @@ fn accept_loop<H: Handler>(
             Rc::clone(&config),
             Rc::clone(&date),
             Rc::clone(&live.draining),
+            live.shutdown.clone(),
         ));
         let id = live.next_id.get();
         live.next_id.set(id + 1);
@@ -367,23 +421,44 @@ fn accept_loop<H: Handler>(
     }
 }
 
-/// Waits for the shutdown handle, then tells `serve`.
+/// Waits for the shutdown handle, then tells `serve`; afterwards, moves the drain's deadline
+/// each time the handle moves it earlier.
 #[cogen::coroutine]
-fn watch(shutdown: ShutdownHandle, stops: Queue<Stop>) {
-    let grace = yield_!(WaitShutdown::new(&shutdown));
-    let _ = stops.try_put(Stop::Shutdown(grace));
+fn watch(shutdown: ShutdownHandle, stops: Queue<Stop>, live: Rc<Live>) {
+    let mut seen = 0;
+    loop {
+        yield_!(next_change(&shutdown, seen));
+        let (deadline, changes) = shutdown::changes(&shutdown);
+        seen = changes;
+        let first = live.deadline.replace(deadline).is_none();
+        if first {
+            let _ = stops.try_put(Stop::Shutdown);
+        } else {
+            let _ = live.ended.try_put(()); // the drain looks at the new deadline
+        }
+    }
 }
 
-/// Closes idle connections at once, gives the others `grace` to finish, then cancels what is
-/// left.
+/// Starts a shutdown on the first of `signals`, and cuts it short on the second.
 #[cogen::coroutine]
-fn drain(live: &Live, grace: Duration) {
-    let deadline = Instant::now() + grace;
+fn stop_on_signals(signals: cogen::signal::OsSignals, shutdown: ShutdownHandle, grace: Duration) {
+    let mut grace = grace;
+    while yield_!(signals.recv().no_timeout()).is_ok() {
+        shutdown.shutdown(grace);
+        grace = Duration::ZERO;
+    }
+}
+
+/// Closes idle connections at once, gives the others until the deadline to finish, then
+/// cancels what is left.
+#[cogen::coroutine]
+fn drain(live: &Live) {
     live.draining.set(true);
     for handle in live.handles(true) {
         let _ = yield_!(Cancel::new(&handle)); // our own handle: never foreign
     }
     while !live.conns.borrow().is_empty() {
+        let deadline = live.deadline.get().unwrap_or_else(Instant::now);
         if yield_!(live.ended.get().deadline(deadline)).is_err() {
             break;
         }

@@ -13,6 +13,9 @@ use cogen_web::{
     BodyLimit, Error, Logged, Request, ResponseWriter, Router, Server, ShutdownHandle,
 };
 
+mod util;
+use util::exchange;
+
 #[coro]
 fn whole(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
     yield_!(res.text(StatusCode::OK, "twelve bytes"))
@@ -81,15 +84,6 @@ fn start() -> io::Result<(SocketAddr, Seen, ShutdownHandle, std::thread::JoinHan
     });
     let addr = addr_rx.recv_timeout(Duration::from_secs(10)).map_err(io::Error::other)?;
     Ok((addr, rx, stop, t))
-}
-
-fn exchange(addr: SocketAddr, raw: &str) -> io::Result<String> {
-    let mut c = TcpStream::connect(addr)?;
-    c.set_read_timeout(Some(Duration::from_secs(10)))?;
-    c.write_all(raw.as_bytes())?;
-    let mut out = String::new();
-    c.read_to_string(&mut out)?;
-    Ok(out)
 }
 
 fn get(addr: SocketAddr, path: &str) -> io::Result<String> {

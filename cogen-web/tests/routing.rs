@@ -2,13 +2,16 @@
 //! asked with another method, HEAD served by GET routes) and
 //! middleware (request logging, a body-size limit), over raw sockets.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use cogen::prelude::*;
 use cogen_web::{BodyLimit, Error, Logged, Request, ResponseWriter, Router, Server};
+
+mod util;
+use util::exchange;
 
 #[coro]
 fn named(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
@@ -50,15 +53,6 @@ fn start() -> io::Result<Running> {
     });
     let (addr, remote) = rx.recv_timeout(Duration::from_secs(10)).map_err(io::Error::other)?;
     Ok((addr, log, remote, t))
-}
-
-fn exchange(addr: SocketAddr, raw: &str) -> io::Result<String> {
-    let mut c = TcpStream::connect(addr)?;
-    c.set_read_timeout(Some(Duration::from_secs(10)))?;
-    c.write_all(raw.as_bytes())?;
-    let mut out = String::new();
-    c.read_to_string(&mut out)?;
-    Ok(out)
 }
 
 fn get(addr: SocketAddr, method: &str, path: &str) -> io::Result<String> {

@@ -2,7 +2,8 @@
 //! keep-alive connections close at once, a request in flight finishes with
 //! `connection: close`, one that outlives the grace period is cut, one handle stops several
 //! servers, a handle triggered early stops a server as it starts, and cancelling `serve`
-//! closes its listener too.
+//! closes its listener too. Handlers see a shutdown coming (`Request::shutdown`): a long poll
+//! answers at once, and a second `shutdown` call can cut the grace period short.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,9 +16,21 @@ use cogen_web::{Config, Error, Request, ResponseWriter, Server, ShutdownHandle};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// Answers `/slow/<ms>` after sleeping that long, anything else at once.
+/// Answers `/slow/<ms>` after sleeping that long; `/poll` after an hour, or at once with
+/// `stopping` when a shutdown begins; `/deadline` when a shutdown begins, with the
+/// milliseconds of grace it gives; anything else at once.
 #[coro]
 fn app(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    if req.path() == "/poll" {
+        yield_!(req.shutdown().interrupt(Sleep::new(HOUR)));
+        let body = if req.shutdown().is_shutting_down() { "stopping" } else { "slept" };
+        return yield_!(res.send(http::Response::new(body)));
+    }
+    if req.path() == "/deadline" {
+        let deadline = yield_!(req.shutdown().wait());
+        let left = deadline.saturating_duration_since(Instant::now()).as_millis();
+        return yield_!(res.send(http::Response::new(format!("grace {left}"))));
+    }
     if let Some(ms) = req.path().strip_prefix("/slow/") {
         let ms: u64 = ms.parse().map_err(|_| Error::Handler("bad delay".into()))?;
         yield_!(Sleep::new(Duration::from_millis(ms)));
@@ -160,6 +173,72 @@ fn a_request_outliving_the_grace_period_is_cut() -> io::Result<()> {
     Ok(())
 }
 
+/// A handler that wraps its wait with `Request::shutdown().interrupt` answers as soon as a
+/// shutdown begins, long before the grace period ends (without it, the read below times out).
+#[test]
+fn a_long_poll_answers_at_once_when_a_shutdown_begins() -> io::Result<()> {
+    let handle = ShutdownHandle::new();
+    let running = start(1, &handle)?;
+    let mut polling = connect(running.addrs[0])?;
+    write!(polling, "GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    std::thread::sleep(Duration::from_millis(100)); // the handler waits now
+    handle.shutdown(HOUR);
+    let response = read_response(&mut polling)?;
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{response}");
+    assert!(response.ends_with("stopping"), "{response}");
+    assert!(closed(&mut polling));
+    running.join().map_err(io::Error::other)?; // long before the hour of grace
+    Ok(())
+}
+
+/// `ShutdownHandle::wait` in a handler completes when the shutdown begins and gives its
+/// deadline.
+#[test]
+fn a_handler_waiting_for_the_shutdown_learns_its_deadline() -> io::Result<()> {
+    let handle = ShutdownHandle::new();
+    let running = start(1, &handle)?;
+    let mut waiting = connect(running.addrs[0])?;
+    write!(waiting, "GET /deadline HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    std::thread::sleep(Duration::from_millis(100));
+    handle.shutdown(Duration::from_secs(30));
+    let response = read_response(&mut waiting)?;
+    let left: u64 = response
+        .rsplit_once("grace ")
+        .and_then(|(_, ms)| ms.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no grace in {response:?}")))?;
+    assert!(left <= 30_000, "{left} ms of grace, more than was given");
+    running.join().map_err(io::Error::other)?;
+    Ok(())
+}
+
+/// A second `shutdown` call with a shorter grace (a second Ctrl-C) cuts what is still running
+/// at once, instead of waiting for the first call's hour.
+#[test]
+fn a_second_shutdown_call_cuts_the_grace_period_short() -> io::Result<()> {
+    let handle = ShutdownHandle::new();
+    let running = start(1, &handle)?;
+    let mut busy = connect(running.addrs[0])?;
+    write!(busy, "GET /slow/3600000 HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    std::thread::sleep(Duration::from_millis(100));
+    handle.shutdown(HOUR);
+    let first = handle.deadline();
+    handle.shutdown(Duration::from_secs(7200)); // longer: changes nothing
+    assert_eq!(handle.deadline(), first);
+    std::thread::sleep(Duration::from_millis(100));
+    handle.shutdown(Duration::ZERO);
+    assert!(handle.deadline() < first);
+    let mut rest = Vec::new();
+    let read = busy.read_to_end(&mut rest); // a 10 s read timeout: an error if not cut
+    assert!(rest.is_empty(), "got an answer: {:?}", String::from_utf8_lossy(&rest));
+    assert!(
+        read.is_ok() || read.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::ConnectionReset),
+        "not cut: {read:?}"
+    );
+    running.join().map_err(io::Error::other)?;
+    Ok(())
+}
+
 /// One handle stops two servers on one scheduler.
 #[test]
 fn one_handle_stops_several_servers() -> io::Result<()> {
@@ -182,7 +261,7 @@ fn one_handle_stops_several_servers() -> io::Result<()> {
 fn a_server_started_after_shutdown_stops_at_once() -> io::Result<()> {
     let handle = ShutdownHandle::new();
     handle.shutdown(HOUR);
-    handle.shutdown(Duration::ZERO); // a second call changes nothing
+    handle.shutdown(Duration::ZERO); // a second call shortens the grace: no connection to cut
     let running = start(1, &handle)?;
     let addr = running.addrs[0];
     running.join().map_err(io::Error::other)?;
@@ -254,5 +333,45 @@ fn a_stray_crlf_after_a_request_leaves_the_connection_idle() -> io::Result<()> {
     // End of stream, not a read timeout: the server closed the connection.
     assert_eq!(c.read(&mut [0u8; 1]).map_err(|e| e.kind()), Ok(0));
     running.join().map_err(io::Error::other)?;
+    Ok(())
+}
+
+/// An interrupted wait loses nothing: an item handed to a queue `get` in the same round as
+/// the shutdown goes back to the queue, as it would on a timeout; and what is ready is given
+/// even after the shutdown began.
+#[test]
+fn an_interrupted_wait_loses_nothing_and_ready_items_are_still_given() -> io::Result<()> {
+    #[coro]
+    fn waiter(stop: ShutdownHandle, queue: Queue<u32>) -> Option<u32> {
+        yield_!(stop.interrupt(queue.get().no_timeout())).ok()
+    }
+    #[coro]
+    fn trigger(stop: ShutdownHandle, queue: Queue<u32>) {
+        yield_!(Pass::new());
+        stop.shutdown(HOUR);
+        let _ = yield_!(queue.put(7));
+    }
+    let stop = ShutdownHandle::new();
+    let queue = Queue::unbounded();
+    let mut sched = Scheduler::new();
+    let got = sched.add(waiter(stop.clone(), queue.clone()));
+    sched.add(trigger(stop.clone(), queue.clone()));
+    sched.run().map_err(io::Error::other)?;
+    match got.take_result() {
+        // The put reached the waiter first: it has the item, the queue none.
+        Some(Ok(Some(7))) => assert_eq!(queue.try_get().ok(), None),
+        // The shutdown cut the wait: the item is in the queue.
+        Some(Ok(None)) => assert_eq!(queue.try_get().ok(), Some(7)),
+        other => panic!("the waiter gave {other:?}"),
+    }
+
+    // Shutdown began before the wait: a ready item is given, an empty queue ends at once.
+    let _ = queue.try_put(8);
+    let mut sched = Scheduler::new();
+    let ready = sched.add(waiter(stop.clone(), queue.clone()));
+    let empty = sched.add(waiter(stop, queue));
+    sched.run().map_err(io::Error::other)?;
+    assert!(matches!(ready.take_result(), Some(Ok(Some(8)))));
+    assert!(matches!(empty.take_result(), Some(Ok(None))));
     Ok(())
 }

@@ -3,8 +3,7 @@
 //! protocol error and a `handler failed` event for a handler's error, seen by a recording
 //! subscriber over raw sockets.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -14,6 +13,9 @@ use cogen_web::http::StatusCode;
 use cogen_web::{Error, Request, ResponseWriter, Server, ShutdownHandle};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata};
+
+mod util;
+use util::exchange;
 
 /// Records span names, and each event's message with the spans it happened in.
 #[derive(Default)]
@@ -80,15 +82,6 @@ fn app(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
         return Err(Error::Handler("boom".into()));
     }
     yield_!(res.text(StatusCode::OK, "ok"))
-}
-
-fn exchange(addr: SocketAddr, raw: &str) -> io::Result<String> {
-    let mut c = TcpStream::connect(addr)?;
-    c.set_read_timeout(Some(Duration::from_secs(10)))?;
-    c.write_all(raw.as_bytes())?;
-    let mut out = String::new();
-    c.read_to_string(&mut out)?;
-    Ok(out)
 }
 
 #[test]

@@ -3,17 +3,15 @@
 //!
 //! Each test starts its own server (killed when the test ends, whatever way it ends), and
 //! every socket has a read timeout, so a hung server fails the test instead of hanging it.
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// The chat's `MAX_MESSAGE_BYTES`.
 const MAX_MESSAGE_BYTES: usize = 4096;
-/// Longest any single request may take here: well above the poll timeouts used.
-const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 mod util;
+use util::{Reply, http_request as request};
 
 /// A running `chat` server, killed on drop.
 struct Chat {
@@ -38,46 +36,6 @@ impl Chat {
         let length = format!("content-length: {}\r\n", text.len());
         request(self.server.addr, "POST", "/push", &length, text.as_bytes())
     }
-}
-
-/// A response: status and body.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-/// Sends one request on a new connection (`connection: close`) and reads the answer.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    target: &str,
-    headers: &str,
-    body: &[u8],
-) -> io::Result<Reply> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    let head =
-        format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{headers}\r\n");
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    read_reply(&mut s)
-}
-
-/// Reads a whole `connection: close` response.
-fn read_reply(s: &mut TcpStream) -> io::Result<Reply> {
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8(raw).map_err(io::Error::other)?;
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| io::Error::other(format!("no end of head in {text:?}")))?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::other(format!("no status in {head:?}")))?;
-    Ok(Reply { status, body: body.to_owned() })
 }
 
 /// The `next` cursor of a pull's JSON answer.
@@ -196,4 +154,30 @@ fn bad_pushes_and_cursors_get_400() -> io::Result<()> {
     check(chat.get("/pull?since=abc")?.status == 400, "a bad cursor was accepted")?;
     let page = chat.get("/")?;
     check(page.status == 200 && page.body.contains("/pull?since="), "no page at /")
+}
+
+/// Ctrl-C ends the chat gracefully: every waiting long poll is answered at once (503: the
+/// server is stopping), not cut off, and the process exits with success.
+#[test]
+fn ctrl_c_answers_every_waiting_pull_and_exits_cleanly() -> io::Result<()> {
+    let mut chat = Chat::start(&["--poll-timeout", "3600"])?;
+    let since = join(&chat)?;
+    let target = format!("/pull?since={since}");
+    let addr = chat.server.addr;
+    let pulls: Vec<_> = (0..3)
+        .map(|_| {
+            let target = target.clone();
+            thread::spawn(move || request(addr, "GET", &target, "", b""))
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300)); // the pulls are waiting now
+    chat.server.signal("INT")?;
+    for pull in pulls {
+        let reply = pull.join().map_err(|_| io::Error::other("pull thread panicked"))??;
+        check(reply.status == 503, &format!("a waiting pull got {reply:?}"))?;
+        check(reply.body.contains("stopping"), &format!("a waiting pull got {reply:?}"))?;
+    }
+    let status = chat.server.wait_exit(Duration::from_secs(30))?;
+    check(status.success(), &format!("the chat exited with {status}"))?;
+    Ok(())
 }

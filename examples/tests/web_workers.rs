@@ -162,3 +162,30 @@ fn chat_messages_reach_the_long_polls_on_every_worker_once_in_order() -> io::Res
     }
     Ok(())
 }
+
+/// Ctrl-C stops every worker of `chat --workers 2`: the waiting pull on each worker answers
+/// 503 at once, and the process (its sequencer and bridges included) exits with success.
+#[test]
+fn chat_on_two_workers_stops_on_ctrl_c() -> io::Result<()> {
+    let mut chat = util::Example::start(
+        env!("CARGO_BIN_EXE_chat"),
+        &["--workers", "2", "--poll-timeout", "3600"],
+    )?;
+    let addr = chat.addr;
+    let pulls: Vec<_> = (0..2)
+        .map(|worker| {
+            let mut c = connection_to(addr, worker, "/pull")?;
+            Ok(thread::spawn(move || request(&mut c, "GET", "/pull?since=0", "")))
+        })
+        .collect::<io::Result<_>>()?;
+    thread::sleep(Duration::from_millis(300)); // the pulls are waiting now
+    chat.signal("INT")?;
+    for (worker, pull) in pulls.into_iter().enumerate() {
+        let reply = pull.join().map_err(|_| io::Error::other("a pull thread panicked"))??;
+        assert_eq!(reply.status, 503, "worker {worker}'s waiting pull got {reply:?}");
+        assert_eq!(reply.worker, Some(worker));
+    }
+    let status = chat.wait_exit(Duration::from_secs(30))?;
+    assert!(status.success(), "the chat exited with {status}");
+    Ok(())
+}

@@ -11,7 +11,8 @@
 //! cogen's ratio to each peer.
 //!
 //! Run: `cargo run --release -p cogen-bench --bin channel_bench` (`-- --quick`, or
-//! `COGEN_BENCH_QUICK=1` as CI runs it, for a tenth).
+//! `COGEN_BENCH_QUICK=1` as CI runs it, for a tenth). `-- --only cogen` runs one peer only
+//! (to profile it: `perf record -g ./target/release/channel_bench --only cogen`).
 
 use std::time::{Duration, Instant};
 
@@ -268,24 +269,30 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick")
         || std::env::var_os("COGEN_BENCH_QUICK").is_some_and(|v| v != "0");
     let scale = if quick { 10 } else { 1 };
+    let args: Vec<String> = std::env::args().collect();
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+    let keep = |peers: &[(&'static str, Scenario)]| -> Vec<(&'static str, Scenario)> {
+        let wanted = |name: &str| only.as_deref().is_none_or(|o| name.starts_with(o));
+        peers.iter().filter(|(name, _)| wanted(name)).copied().collect()
+    };
     scenario(
         "stream, bounded(1024)",
         1_000_000 / scale,
-        &[
+        &keep(&[
             ("cogen", stream_cogen),
             ("crossbeam-channel", stream_crossbeam),
             ("flume", stream_flume),
             ("tokio mpsc", stream_tokio),
-        ],
+        ]),
     );
     scenario(
         "ping-pong, two bounded(1)",
         100_000 / scale,
-        &[
+        &keep(&[
             ("cogen", pingpong_cogen),
             ("crossbeam-channel", pingpong_crossbeam),
             ("flume", pingpong_flume),
             ("tokio mpsc", pingpong_tokio),
-        ],
+        ]),
     );
 }

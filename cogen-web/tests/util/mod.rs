@@ -1,5 +1,6 @@
 //! Shared by cogen-web's integration tests: a server on its own scheduler thread on
-//! `127.0.0.1:0`, stopped and joined on drop, and a raw-socket response reader.
+//! `127.0.0.1:0`, stopped and joined on drop, a raw-socket response reader, and a one-shot
+//! exchange for `Connection: close` requests.
 #![allow(dead_code)]
 
 use std::io::{self, Read};
@@ -53,6 +54,18 @@ where
     });
     let (addr, remote) = rx.recv_timeout(Duration::from_secs(10)).map_err(io::Error::other)??;
     Ok(TestServer { addr, remote, thread: Some(thread) })
+}
+
+/// Sends `raw` on a new connection and reads until the server closes it (10 s read timeout):
+/// for requests with `Connection: close`.
+pub fn exchange(addr: SocketAddr, raw: &str) -> io::Result<String> {
+    use std::io::Write;
+    let mut c = TcpStream::connect(addr)?;
+    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    c.write_all(raw.as_bytes())?;
+    let mut out = String::new();
+    c.read_to_string(&mut out)?;
+    Ok(out)
 }
 
 /// A client connection with a 10 s read timeout (a hung server fails the test).
