@@ -431,12 +431,15 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
+/// The sequencer's ends: where the pushes come in, and every worker's inbox.
+type SequencerEnds = (Receiver<Post>, Vec<Sender<Arc<str>>>);
+
 /// What one worker takes with it: its inbox, a sender to the sequencer, and (worker 0) the
 /// sequencer's ends.
 struct WorkerParts {
     inbox: Receiver<Arc<str>>,
     posts: Sender<Post>,
-    sequencer: Option<(Receiver<Post>, Vec<Sender<Arc<str>>>)>,
+    sequencer: Option<SequencerEnds>,
 }
 
 /// `--workers N`: a room per worker, the sequencer on worker 0, a bridge on each.
@@ -495,7 +498,7 @@ fn serve_on_every_worker(opts: &Options) -> io::Result<()> {
 struct Helpers {
     inbox: Receiver<Arc<str>>,
     feed: PubSub<Rc<str>>,
-    sequencer: Option<(Receiver<Post>, Vec<Sender<Arc<str>>>)>,
+    sequencer: Option<SequencerEnds>,
 }
 
 /// One worker: starts its helpers, then serves until the server stops.
