@@ -2,7 +2,8 @@
 //! 127.0.0.1: both workers serve connections (each answer names its worker); one
 //! `ShutdownHandle` stops every worker gracefully from another thread, requests in flight on
 //! each worker completing; a panicking handler on one worker, or a worker whose handler
-//! factory panics, leaves the other serving; misuse gets `InvalidInput`.
+//! factory panics, leaves the other serving; `max_connections` counts per worker; misuse gets
+//! `InvalidInput`.
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
@@ -278,4 +279,53 @@ fn misuse_is_invalid_input() -> io::Result<()> {
 #[coro]
 fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
     yield_!(res.send(http::Response::new("hello")))
+}
+
+/// `max_connections` is per worker: at 1, each of the two workers serves a connection of its
+/// own at the same time (a total of 1 would leave the second in the backlog).
+#[test]
+fn max_connections_is_per_worker() -> io::Result<()> {
+    let config = cogen_web::Config { max_connections: 1, ..cogen_web::Config::default() };
+    let server = MultiServer::with_config(([127, 0, 0, 1], 0).into(), 2, config)?;
+    let (addr, shutdown) = (server.local_addr(), server.shutdown_handle());
+    let rt = Runtime::builder().workers(2).build().map_err(io::Error::other)?;
+    let stop = rt.stop_handle();
+    let (done_tx, done) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let served = server.serve_on(&rt, |w: &Worker| {
+            let (worker, shutdown, (started, _)) =
+                (w.index(), ShutdownHandle::new(), mpsc::channel());
+            let ctx = Ctx { worker, shutdown, started };
+            move |req, res| app(ctx.clone(), req, res)
+        });
+        let _ = done_tx.send(served);
+    });
+    let outcome = (|| -> io::Result<()> {
+        let mut held = connect(addr)?;
+        let first = worker_of(&get(&mut held, "/")?.1)?;
+        // Probes on the held worker wait in its backlog: a short wait, then the next probe.
+        for _ in 0..40 {
+            let mut probe = connect(addr)?;
+            probe.set_read_timeout(Some(Duration::from_millis(500)))?;
+            match get(&mut probe, "/") {
+                Ok((_, body)) => {
+                    assert_ne!(worker_of(&body)?, first, "the held worker took a second one");
+                    // Both held at once, each answering.
+                    assert_eq!(worker_of(&get(&mut held, "/")?.1)?, first);
+                    return Ok(());
+                }
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other("no second connection was served while one was held"))
+    })();
+    shutdown.shutdown(Duration::ZERO);
+    let served = done.recv_timeout(Duration::from_secs(60));
+    stop.stop();
+    let _ = thread.join();
+    outcome?;
+    served.map_err(|_| io::Error::other("not stopped"))?.map_err(io::Error::other)?;
+    Ok(())
 }
