@@ -157,6 +157,30 @@ impl MultiServer {
     /// shared [`ShutdownHandle`], with [`Config::shutdown_grace`]. The first delivery sets the
     /// deadline; the other workers' calls for the same delivery cannot lengthen it, and a
     /// second signal moves it to now.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use cogen::prelude::*;
+    /// use cogen::runtime::{Runtime, Worker};
+    /// use cogen_web::{Config, Error, MultiServer, Request, ResponseWriter};
+    ///
+    /// #[coro]
+    /// fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
+    ///     yield_!(res.send(http::Response::new("hello")))
+    /// }
+    ///
+    /// let rt = Runtime::builder().build().map_err(std::io::Error::other)?; // one per core
+    /// let config = Config { shutdown_grace: Duration::from_secs(5), ..Config::default() };
+    /// let addr = "127.0.0.1:8080".parse().map_err(std::io::Error::other)?;
+    /// let server = MultiServer::with_config(addr, rt.workers(), config)?
+    ///     .on_connection_error(|peer, e| eprintln!("{peer}: {e}"))
+    ///     .shutdown_on_signals();
+    /// // Ctrl-C: every worker finishes its requests in flight, then this returns.
+    /// server.serve_on(&rt, |_: &Worker| hello).map_err(std::io::Error::other)?;
+    /// Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown_on_signals(mut self) -> Self {
         self.on_signals = true;
         self
