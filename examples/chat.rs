@@ -57,15 +57,46 @@
 //!
 //! The page escapes nothing itself: it shows each message with `textContent`, so `<b>&`
 //! displays as typed.
+//!
+//! # Every core: `--workers N`
+//!
+//! With `--workers N` (default 1: one scheduler on the main thread, as above) the chat runs
+//! on N worker threads of a [`Runtime`], each serving its own `SO_REUSEPORT` listener of the
+//! port ([`MultiServer`]). A browser's pull and its push may land on different workers, and
+//! a message pushed on one must reach the long polls on every worker, exactly once each, in
+//! order. So each worker keeps its own feed (a `PubSub` is a single-thread structure, and
+//! the pulls stay as above, on their worker's feed), and the feeds are fed in one order:
+//!
+//! - a push on any worker sends the message over a [`channel`] to the **sequencer**, one
+//!   coroutine on worker 0, and waits for its number;
+//! - the sequencer numbers the messages in the order it receives them and sends each, in
+//!   that order, to every worker's inbox channel; then it answers the push with the number;
+//! - on each worker a **bridge** coroutine takes its inbox in order and publishes into that
+//!   worker's feed.
+//!
+//! Every feed gets the same messages in the same order from 0, so a message has the same
+//! number on every worker: a cursor from one worker is good on any other, and a client that
+//! pulls from another worker next time misses nothing and sees nothing twice. Channels
+//! deliver each item once, in order; the inbox channels are bounded, so a worker that lags
+//! holds the sequencer (and so the pushes) back instead of growing a queue. Each worker keeps
+//! its own `--history` messages (N copies: memory for locality, no lock and no shared
+//! reference count on the pull path). A single shared feed behind a lock would make every
+//! pull of every core contend on it; per-worker feeds with one sequencer share only the
+//! message stream. Responses carry `x-worker: I`, the answering worker's index.
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use cogen::channel::{self, Receiver, Sender};
 use cogen::prelude::*;
 use cogen::queue::FetchError;
-use cogen_web::http::StatusCode;
-use cogen_web::{BodyLimit, Error, Logged, Request, ResponseWriter, Router, Server};
+use cogen::runtime::{Runtime, Worker};
+use cogen_web::http::{HeaderValue, StatusCode};
+use cogen_web::{
+    BodyLimit, Error, Handler, Logged, MultiServer, Request, ResponseWriter, Router, Server,
+};
 
 /// Largest message, in bytes. A chat line, not a file upload: 4 KiB is a long paragraph,
 /// and bounds what one push makes every client download.
@@ -82,6 +113,11 @@ const JOIN_BACKLOG: u64 = 50;
 const STOPPING: &str = "the server is stopping\n";
 /// The default address.
 const DEFAULT_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 8000);
+/// Messages on their way from the sequencer to one worker's feed (`--workers` > 1): a
+/// worker this far behind holds the sequencer, and so every push, back.
+const INBOX_CAPACITY: usize = 256;
+/// Pushes waiting for the sequencer.
+const POSTS_CAPACITY: usize = 256;
 
 /// What a pull answers: the messages from a cursor on, and the cursor to continue from.
 #[derive(Debug, Default)]
@@ -92,11 +128,31 @@ struct Batch {
 }
 
 /// The chat room: the feed is the log (`PubSub::with_replay` numbers and keeps the last
-/// `--history` messages), shared with the handlers as router state.
+/// `--history` messages), shared with the handlers as router state. With several workers,
+/// each has a room of its own, all fed in one order by the sequencer.
 #[derive(Debug)]
 struct Room {
     feed: PubSub<Rc<str>>,
     poll_timeout: Duration,
+    publish: Publish,
+    /// `x-worker` of every answer, with several workers.
+    worker: Option<HeaderValue>,
+}
+
+/// Where a push goes.
+#[derive(Debug)]
+enum Publish {
+    /// One worker: straight into the feed.
+    Here,
+    /// Several: to the sequencer.
+    Sequencer(Sender<Post>),
+}
+
+/// A pushed message on its way to the sequencer, with where to send its number.
+#[derive(Debug)]
+struct Post {
+    text: Arc<str>,
+    seq: Sender<u64>,
 }
 
 /// The page, with its limits filled in (router state, like the room).
@@ -151,18 +207,22 @@ impl Batch {
     }
 }
 
-/// A response with a body and a content type, never cached (every answer is live).
+/// A response with a body and a content type, never cached (every answer is live), naming
+/// the worker that answers when there are several.
 fn reply(
+    room: &Room,
     status: StatusCode,
     content_type: &str,
     body: impl Into<String>,
 ) -> Result<http::Response<String>, Error> {
-    http::Response::builder()
+    let mut builder = http::Response::builder()
         .status(status)
         .header("content-type", content_type)
-        .header("cache-control", "no-store")
-        .body(body.into())
-        .map_err(|e| Error::Handler(e.to_string()))
+        .header("cache-control", "no-store");
+    if let Some(worker) = &room.worker {
+        builder = builder.header("x-worker", worker);
+    }
+    builder.body(body.into()).map_err(|e| Error::Handler(e.to_string()))
 }
 
 #[coro]
@@ -171,7 +231,8 @@ fn page(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
         return Err(Error::not_found("404 Not Found\n"));
     }
     let html = &req.state::<Page>()?.0;
-    yield_!(res.send(reply(StatusCode::OK, "text/html; charset=utf-8", html.as_str())?))
+    let room = req.state::<Room>()?;
+    yield_!(res.send(reply(room, StatusCode::OK, "text/html; charset=utf-8", html.as_str())?))
 }
 
 #[coro]
@@ -197,19 +258,20 @@ fn pull(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
             Ok(msgs) => batch.messages = msgs,
             Err(FetchError::Lagged(n)) => batch.skipped = n,
             Err(_) if req.shutdown().is_shutting_down() => {
-                let stopping = reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", STOPPING)?;
+                let stopping =
+                    reply(room, StatusCode::SERVICE_UNAVAILABLE, "text/plain", STOPPING)?;
                 return yield_!(res.send(stopping));
             }
             // A timeout (`FetchError` is non-exhaustive: so would any later failure of the
             // wait be): nothing new, the client polls again.
             Err(_) => {
-                let empty = reply(StatusCode::NO_CONTENT, "text/plain", "")?;
+                let empty = reply(room, StatusCode::NO_CONTENT, "text/plain", "")?;
                 return yield_!(res.send(empty));
             }
         }
         batch.take_from(&sub);
     }
-    yield_!(res.send(reply(StatusCode::OK, "application/json", batch.to_json())?))
+    yield_!(res.send(reply(room, StatusCode::OK, "application/json", batch.to_json())?))
 }
 
 #[coro]
@@ -222,21 +284,64 @@ fn push(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
     if message.is_empty() {
         return Err(Error::bad_request("the message is empty\n"));
     }
-    let feed = &req.state::<Room>()?.feed;
-    let seq = feed.next_seq();
-    yield_!(feed.publish(message.into()));
-    yield_!(res.send(reply(StatusCode::OK, "application/json", format!("{{\"seq\":{seq}}}"))?))
+    let room = req.state::<Room>()?;
+    let seq = match &room.publish {
+        Publish::Here => {
+            let seq = room.feed.next_seq();
+            yield_!(room.feed.publish(message.into()));
+            seq
+        }
+        Publish::Sequencer(posts) => {
+            let (seq_tx, seq_rx) = channel::bounded(1);
+            let post = Post { text: message.into(), seq: seq_tx };
+            let gone = || Error::Handler("the chat's sequencer is gone".into());
+            yield_!(posts.send(post).no_timeout()).map_err(|_| gone())?;
+            yield_!(seq_rx.recv().no_timeout()).map_err(|_| gone())?
+        }
+    };
+    let body = format!("{{\"seq\":{seq}}}");
+    yield_!(res.send(reply(room, StatusCode::OK, "application/json", body)?))
+}
+
+/// Numbers the pushes of every worker in the order they come and hands each, in that order,
+/// to every worker's inbox; then tells the push its number. Ends when every worker's room
+/// (every sender of `posts`) is gone.
+#[coro]
+fn sequencer(posts: Receiver<Post>, mut inboxes: Vec<Sender<Arc<str>>>) {
+    let mut next: u64 = 0;
+    while let Ok(post) = yield_!(posts.recv().no_timeout()) {
+        let mut i = 0;
+        while i < inboxes.len() {
+            if yield_!(inboxes[i].send(Arc::clone(&post.text)).no_timeout()).is_err() {
+                // That worker's bridge ended (its worker failed): the others go on.
+                inboxes.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        let _ = post.seq.try_send(next);
+        next += 1;
+    }
+}
+
+/// Publishes what the sequencer hands this worker into this worker's feed, in its order.
+/// Ends when the sequencer does.
+#[coro]
+fn bridge(inbox: Receiver<Arc<str>>, feed: PubSub<Rc<str>>) {
+    while let Ok(text) = yield_!(inbox.recv().no_timeout()) {
+        yield_!(feed.publish(Rc::from(&*text)));
+    }
 }
 
 /// The routes: the page, the long poll, and the push (refused with 413 before it runs when
 /// the declared length is too large; chunked bodies are bounded by `read_to_end`).
-fn app(history: usize, poll_timeout: Duration) -> Router {
+fn app(room: Room) -> Router {
     let html = PAGE.replace("{MAXLEN}", &(MAX_MESSAGE_BYTES / 4).to_string());
     Router::new()
         .get("/", page)
         .get("/pull", pull)
         .post("/push", BodyLimit::new(push, MAX_MESSAGE_BYTES as u64))
-        .state(Room { feed: PubSub::with_replay(history), poll_timeout })
+        .state(room)
         .state(Page(html))
 }
 
@@ -246,15 +351,18 @@ struct Options {
     addr: SocketAddr,
     history: usize,
     poll_timeout: Duration,
+    workers: usize,
 }
 
-const USAGE: &str = "usage: chat [--addr HOST:PORT] [--history N] [--poll-timeout SECONDS]";
+const USAGE: &str =
+    "usage: chat [--addr HOST:PORT] [--history N] [--poll-timeout SECONDS] [--workers N]";
 
 fn parse_args() -> io::Result<Options> {
     let mut opts = Options {
         addr: DEFAULT_ADDR.into(),
         history: DEFAULT_HISTORY,
         poll_timeout: DEFAULT_POLL_TIMEOUT,
+        workers: 1,
     };
     let bad = |what: &str, v: &str, e: &dyn std::fmt::Display| {
         io::Error::new(io::ErrorKind::InvalidInput, format!("bad {what} {v}: {e}; {USAGE}"))
@@ -282,6 +390,13 @@ fn parse_args() -> io::Result<Options> {
                 opts.poll_timeout =
                     Duration::try_from_secs_f64(secs).map_err(|e| bad("--poll-timeout", &v, &e))?;
             }
+            "--workers" => {
+                let v = value()?;
+                opts.workers = v.parse().map_err(|e| bad("--workers", &v, &e))?;
+                if opts.workers == 0 {
+                    return Err(bad("--workers", &v, &"need a count >= 1"));
+                }
+            }
             other => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -295,7 +410,16 @@ fn parse_args() -> io::Result<Options> {
 
 fn main() -> io::Result<()> {
     let opts = parse_args()?;
-    let app = Logged::new(app(opts.history, opts.poll_timeout), |l| eprintln!("{l}"));
+    if opts.workers > 1 {
+        return serve_on_every_worker(&opts);
+    }
+    let room = Room {
+        feed: PubSub::with_replay(opts.history),
+        poll_timeout: opts.poll_timeout,
+        publish: Publish::Here,
+        worker: None,
+    };
+    let app = Logged::new(app(room), |l| eprintln!("{l}"));
     // Ctrl-C or SIGTERM: stop accepting, answer every waiting long poll at once, give
     // requests in flight the grace period; a second one cuts what is left.
     let server = Server::bind(opts.addr, app)?.shutdown_on_signals();
@@ -305,6 +429,92 @@ fn main() -> io::Result<()> {
     sched.run().map_err(io::Error::other)?;
     eprintln!("chat stopped");
     Ok(())
+}
+
+/// The sequencer's ends: where the pushes come in, and every worker's inbox.
+type SequencerEnds = (Receiver<Post>, Vec<Sender<Arc<str>>>);
+
+/// What one worker takes with it: its inbox, a sender to the sequencer, and (worker 0) the
+/// sequencer's ends.
+struct WorkerParts {
+    inbox: Receiver<Arc<str>>,
+    posts: Sender<Post>,
+    sequencer: Option<SequencerEnds>,
+}
+
+/// `--workers N`: a room per worker, the sequencer on worker 0, a bridge on each.
+fn serve_on_every_worker(opts: &Options) -> io::Result<()> {
+    // Ctrl-C or SIGTERM stops every worker, as on one (each worker's waiting polls answer).
+    let server = MultiServer::bind(opts.addr, opts.workers)?.shutdown_on_signals();
+    let (posts, posted) = channel::bounded(POSTS_CAPACITY);
+    let (inboxes, receivers): (Vec<_>, Vec<_>) =
+        (0..opts.workers).map(|_| channel::bounded(INBOX_CAPACITY)).unzip();
+    let mut sequencer = Some((posted, inboxes));
+    // Each worker takes its parts out: none stays here to keep the channels open once the
+    // workers' rooms are gone (the sequencer ends when every `posts` sender is dropped).
+    let parts: Vec<Mutex<Option<WorkerParts>>> = receivers
+        .into_iter()
+        .map(|inbox| {
+            let parts = WorkerParts { inbox, posts: posts.clone(), sequencer: sequencer.take() };
+            Mutex::new(Some(parts))
+        })
+        .collect();
+    drop(posts);
+    let rt = Runtime::builder().workers(opts.workers).build().map_err(io::Error::other)?;
+    println!("chat listening on http://{}/ ({} workers)", server.local_addr(), opts.workers);
+    let results = rt
+        .run(|w: &Worker| {
+            let parts = parts
+                .get(w.index())
+                .and_then(|p| p.lock().unwrap_or_else(PoisonError::into_inner).take());
+            let Some(parts) = parts else {
+                return worker_main(Err(io::Error::other("no parts for this worker")), None);
+            };
+            let feed = PubSub::with_replay(opts.history);
+            let room = Room {
+                feed: feed.clone(),
+                poll_timeout: opts.poll_timeout,
+                publish: Publish::Sequencer(parts.posts),
+                worker: Some(HeaderValue::from(w.index())),
+            };
+            let index = w.index();
+            let app = Logged::new(app(room), move |l| eprintln!("worker {index}: {l}"));
+            let helpers = Helpers { inbox: parts.inbox, feed, sequencer: parts.sequencer };
+            worker_main(server.server(w.index(), app), Some(helpers))
+        })
+        .map_err(io::Error::other)?;
+    for (index, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("worker {index}: {e}"),
+            Err(e) => eprintln!("worker {index}: {e}"),
+        }
+    }
+    eprintln!("chat stopped");
+    Ok(())
+}
+
+/// A worker's coroutines beside its server: the bridge, and on worker 0 the sequencer.
+struct Helpers {
+    inbox: Receiver<Arc<str>>,
+    feed: PubSub<Rc<str>>,
+    sequencer: Option<SequencerEnds>,
+}
+
+/// One worker: starts its helpers, then serves until the server stops.
+#[coro]
+fn worker_main<H: Handler>(
+    server: io::Result<Server<H>>,
+    helpers: Option<Helpers>,
+) -> io::Result<()> {
+    let server = server?;
+    if let Some(Helpers { inbox, feed, sequencer: seq }) = helpers {
+        yield_!(Spawn::new(bridge(inbox, feed)));
+        if let Some((posted, inboxes)) = seq {
+            yield_!(Spawn::new(sequencer(posted, inboxes)));
+        }
+    }
+    yield_!(server.serve())
 }
 
 /// The page: a message list, a text input and a send button. The script long-polls `/pull`

@@ -5,54 +5,146 @@
 //!
 //! HTTPS: add `--tls-cert CERT.pem --tls-key KEY.pem` (make a pair with the `tls_cert`
 //! example), then `curl -i --cacert CERT.pem https://localhost:8080/`.
+//!
+//! Every core: `--workers N` serves on N worker threads (a `cogen_web::MultiServer` on a
+//! `cogen::runtime::Runtime`: one `SO_REUSEPORT` listener each, the kernel spreads the
+//! connections); the default, 1, is one scheduler on the main thread. `--worker-header` adds
+//! `x-worker: I` (the answering worker's index) to every response, to see the spread:
+//! `curl -si http://127.0.0.1:8080/ | grep x-worker`.
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use cogen::prelude::*;
-use cogen_web::{Error, Request, ResponseWriter, Server};
+use cogen::runtime::{Runtime, Worker};
+use cogen_web::{Error, Handler, MultiServer, Request, ResponseWriter, Server};
+
+/// The answer's body.
+const BODY: &[u8] = b"Hello, World!";
 
 #[coro]
 fn hello(_req: Request, mut res: ResponseWriter) -> Result<(), Error> {
-    let mut response = http::Response::new(&b"Hello, World!"[..]);
+    let mut response = http::Response::new(BODY);
     response
         .headers_mut()
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
     yield_!(res.send(response))
 }
 
-fn main() -> io::Result<()> {
-    let mut addr: SocketAddr = ([127, 0, 0, 1], 8080).into();
+/// `hello`, naming the worker that answers in an `x-worker` header.
+#[coro]
+fn hello_from(
+    worker: http::HeaderValue,
+    _req: Request,
+    mut res: ResponseWriter,
+) -> Result<(), Error> {
+    let mut response = http::Response::new(BODY);
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    headers.insert("x-worker", worker);
+    yield_!(res.send(response))
+}
+
+const USAGE: &str = "usage: hello_web [--addr HOST:PORT] [--tls-cert CERT.pem --tls-key KEY.pem] \
+                     [--workers N] [--worker-header]";
+
+/// Command-line options.
+struct Options {
+    addr: SocketAddr,
+    tls: Option<Arc<cogen::tls::rustls::ServerConfig>>,
+    workers: usize,
+    worker_header: bool,
+}
+
+fn parse_args() -> io::Result<Options> {
+    let mut opts = Options {
+        addr: ([127, 0, 0, 1], 8080).into(),
+        tls: None,
+        workers: 1,
+        worker_header: false,
+    };
     let (mut cert, mut key) = (None, None);
+    let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, format!("{msg}; {USAGE}"));
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value =
-            || args.next().ok_or_else(|| io::Error::other(format!("{arg} needs a value")));
+        let mut value = || args.next().ok_or_else(|| bad(format!("{arg} needs a value")));
         match arg.as_str() {
             "--addr" => {
                 let v = value()?;
-                addr = v.parse().map_err(|e| io::Error::other(format!("bad --addr {v}: {e}")))?;
+                opts.addr = v.parse().map_err(|e| bad(format!("bad --addr {v}: {e}")))?;
             }
             "--tls-cert" => cert = Some(value()?),
             "--tls-key" => key = Some(value()?),
-            other => {
-                return Err(io::Error::other(format!(
-                    "unknown argument {other}; usage: hello_web [--addr HOST:PORT] \
-                     [--tls-cert CERT.pem --tls-key KEY.pem]"
-                )));
+            "--workers" => {
+                let v = value()?;
+                opts.workers = match v.parse::<usize>() {
+                    Ok(n) if n >= 1 => n,
+                    _ => return Err(bad(format!("bad --workers {v}: need a count >= 1"))),
+                };
             }
+            "--worker-header" => opts.worker_header = true,
+            other => return Err(bad(format!("unknown argument {other}"))),
         }
     }
-    let mut server = Server::bind(addr, hello)?;
-    let scheme = match (cert, key) {
+    opts.tls = match (cert, key) {
         (Some(cert), Some(key)) => {
-            let config = cogen::tls::server_config_from_pem_files(cert, key)?;
-            server = server.tls(Arc::new(config));
-            "https"
+            Some(Arc::new(cogen::tls::server_config_from_pem_files(cert, key)?))
         }
-        (None, None) => "http",
-        _ => return Err(io::Error::other("--tls-cert and --tls-key go together")),
+        (None, None) => None,
+        _ => return Err(bad("--tls-cert and --tls-key go together".into())),
     };
+    Ok(opts)
+}
+
+fn main() -> io::Result<()> {
+    let opts = parse_args()?;
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    if opts.workers == 1 {
+        let header = http::HeaderValue::from_static("0");
+        return match opts.worker_header {
+            false => serve_here(Server::bind(opts.addr, hello)?, opts.tls, scheme),
+            true => serve_here(
+                Server::bind(opts.addr, move |req, res| hello_from(header.clone(), req, res))?,
+                opts.tls,
+                scheme,
+            ),
+        };
+    }
+    let mut server = MultiServer::bind(opts.addr, opts.workers)?;
+    if let Some(tls) = opts.tls {
+        server = server.tls(tls);
+    }
+    let rt = Runtime::builder().workers(opts.workers).build().map_err(io::Error::other)?;
+    println!(
+        "hello_web listening on {scheme}://{} ({} workers)",
+        server.local_addr(),
+        opts.workers
+    );
+    let results = if opts.worker_header {
+        server.serve_on(&rt, |w: &Worker| {
+            let header = http::HeaderValue::from(w.index());
+            move |req, res| hello_from(header.clone(), req, res)
+        })
+    } else {
+        server.serve_on(&rt, |_: &Worker| hello)
+    };
+    for (index, result) in results.map_err(io::Error::other)?.into_iter().enumerate() {
+        if let Err(e) = result {
+            eprintln!("worker {index}: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// One server on a scheduler on this thread.
+fn serve_here<H: Handler>(
+    mut server: Server<H>,
+    tls: Option<Arc<cogen::tls::rustls::ServerConfig>>,
+    scheme: &str,
+) -> io::Result<()> {
+    if let Some(tls) = tls {
+        server = server.tls(tls);
+    }
     println!("hello_web listening on {scheme}://{}", server.local_addr()?);
     let mut sched = Scheduler::new();
     sched.add(server.serve());

@@ -67,9 +67,19 @@ impl Server {
     ///
     /// The spawn error, `TimedOut` if no address is printed in time, `InvalidData` if the
     /// first line has no address.
-    pub fn start(name: &'static str, mut cmd: Command, cpu: usize) -> io::Result<Self> {
+    pub fn start(name: &'static str, cmd: Command, cpu: usize) -> io::Result<Self> {
+        Self::start_on(name, cmd, Some(cpu))
+    }
+
+    /// As [`start`](Self::start), pinned to `cpu` if given, else free to run on every CPU
+    /// (a multi-threaded server under test on all cores).
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start).
+    pub fn start_on(name: &'static str, mut cmd: Command, cpu: Option<usize>) -> io::Result<Self> {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        pin_and_tie_child(&mut cmd, Some(cpu));
+        pin_and_tie_child(&mut cmd, cpu);
         let mut child = cmd.spawn()?;
         let stdout = child.stdout.take();
         let mut server = Server { name, addr: ([0, 0, 0, 0], 0).into(), child, _stdout: None };

@@ -38,6 +38,8 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Connections served at once; beyond that, new ones wait in the listen backlog and accepting
 /// resumes as others close. Each costs a coroutine and a socket, so the bound is generous.
+/// It bounds one [`Server`](crate::Server): in a [`MultiServer`](crate::MultiServer) it is
+/// per worker (the process serves at most `workers ×` this many).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// The server's limits and timeouts, given to [`Server::with_config`](crate::Server::with_config).

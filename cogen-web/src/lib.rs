@@ -32,6 +32,10 @@
 //! reads its error instead of a reset; a client that stops reading a response is dropped
 //! after [`Config::send_timeout`].
 //!
+//! A [`Server`] runs on one scheduler, one core. [`MultiServer`] serves on every worker of a
+//! `cogen::runtime::Runtime`: one `SO_REUSEPORT` listener and one handler per worker, one
+//! [`ShutdownHandle`] for all.
+//!
 //! # Features
 //!
 //! - `tls`: HTTPS, `Server::tls(Arc<rustls::ServerConfig>)`.
@@ -55,6 +59,7 @@ mod error;
 mod framing;
 mod handler;
 mod io;
+mod multi;
 mod parse;
 mod request;
 mod response;
@@ -73,6 +78,7 @@ pub use router::Router;
 /// The `http` crate this one speaks (`StatusCode`, `Method`, `Response`, headers), so an
 /// application needs no dependency of its own on a matching version.
 pub use http;
+pub use multi::MultiServer;
 pub use request::Request;
 pub use response::ResponseWriter;
 pub use server::Server;

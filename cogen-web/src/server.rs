@@ -24,10 +24,10 @@ use crate::stream::{Stream, handshake};
 /// The listen backlog: connections the kernel has completed and `accept` not yet taken.
 /// 2048 absorbs a burst of connects while every connection slot is taken (the others wait
 /// here, see `max_connections`); the kernel caps it at `net.core.somaxconn` in any case.
-const LISTEN_BACKLOG: i32 = 2048;
+pub(crate) const LISTEN_BACKLOG: i32 = 2048;
 
-/// An HTTP/1.1 server. `serve()` is a coroutine: add it to a scheduler (one per core, with
-/// `SO_REUSEPORT` listeners, for a multi-core server).
+/// An HTTP/1.1 server. `serve()` is a coroutine: add it to a scheduler. For a server on
+/// every core, see [`MultiServer`](crate::MultiServer).
 ///
 /// # Examples
 ///

@@ -4,7 +4,7 @@
 # path. Exits with chat.mjs's status; the server's log is printed when it fails.
 #
 # Needs /usr/bin/chromium (Debian's `chromium`) and `npm ci` done in this folder.
-# Run: bash examples/browser-test/run.sh
+# Run: bash examples/browser-test/run.sh [CHAT ARGUMENTS...]   (e.g. --workers 2)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -31,7 +31,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$bin" --addr 127.0.0.1:0 >"$tmp/stdout" 2>"$tmp/stderr" &
+"$bin" --addr 127.0.0.1:0 "$@" >"$tmp/stdout" 2>"$tmp/stderr" &
 server=$!
 
 # The first line of its stdout is "chat listening on http://127.0.0.1:PORT/".

@@ -9,7 +9,8 @@
 //! its default header-read timeout is in force like cogen-web's header timeout.
 //!
 //! Run: `cargo run --release -p cogen-bench --bin hyper_hello -- --addr 127.0.0.1:8081 --cpu 0`
-//! (`--cpu N` pins the server to CPU N). It prints `hyper hello listening on ADDR` once bound
+//! (`--cpu N` pins the server to CPU N; `--threads N` runs it on tokio's multi-thread runtime
+//! with N workers instead, the peer of `hello_web --workers N`). It prints `hyper hello listening on ADDR` once bound
 //! (with `--addr 127.0.0.1:0` the OS picks the port). Poke: `curl -i http://127.0.0.1:8081/`.
 use std::convert::Infallible;
 use std::io;
@@ -65,25 +66,38 @@ async fn serve(addr: SocketAddr) -> io::Result<()> {
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = ([127, 0, 0, 1], 8081).into();
     let mut cpu = None;
+    let mut threads: Option<usize> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| usage(&format!("{arg} needs a value")));
         match arg.as_str() {
             "--addr" => addr = value()?.parse().map_err(|e| usage(&format!("bad --addr: {e}")))?,
             "--cpu" => cpu = Some(value()?.parse().map_err(|e| usage(&format!("bad --cpu: {e}")))?),
+            "--threads" => {
+                let n = value()?.parse().map_err(|e| usage(&format!("bad --threads: {e}")))?;
+                if n == 0 {
+                    return Err(usage("--threads needs a count >= 1"));
+                }
+                threads = Some(n);
+            }
             other => return Err(usage(&format!("unknown argument {other}"))),
         }
     }
     if let Some(cpu) = cpu {
         cogen_bench::pin_to_cpu(cpu)?;
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = match threads {
+        None => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        Some(n) => {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build()?
+        }
+    };
     rt.block_on(serve(addr))
 }
 
 fn usage(problem: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("{problem}\nusage: hyper_hello [--addr HOST:PORT] [--cpu N]"),
+        format!("{problem}\nusage: hyper_hello [--addr HOST:PORT] [--cpu N] [--threads N]"),
     )
 }

@@ -127,6 +127,32 @@ impl TcpListener {
         }
     }
 
+    /// Wraps a listening socket made elsewhere (with `socket2`, with options this crate does
+    /// not wrap, or on another thread: a `std` listener is `Send`, this one is not). It is
+    /// made non-blocking; it registers with the scheduler that first accepts on it.
+    ///
+    /// # Errors
+    ///
+    /// The error of making it non-blocking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::net::TcpListener;
+    ///
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = std_listener.local_addr()?;
+    /// let listener = std::thread::spawn(move || {
+    ///     TcpListener::from_std(std_listener).map(|l| l.local_addr())
+    /// });
+    /// let local = listener.join().map_err(|_| std::io::Error::other("panicked"))???;
+    /// assert_eq!(local, addr);
+    /// Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<Self> {
+        Ok(TcpListener { src: Source::new(Socket::from(listener))? })
+    }
+
     /// Waits for the next connection.
     pub fn accept(&self) -> Accept<'_> {
         IoOp::new(&self.src, AcceptKind { wrap: wrap_accepted, backoff: Default::default() })
@@ -180,6 +206,31 @@ impl TcpStream {
     /// resolve host names beforehand (on a helper thread if they may block).
     pub fn connect(addr: SocketAddr) -> Connect<TcpStream> {
         Connect::new(SockAddr::from(addr), |src| TcpStream { src })
+    }
+
+    /// Wraps a connected socket made elsewhere (accepted on another thread and handed over:
+    /// a `std` stream is `Send`, this one is not). It is made non-blocking; it registers with
+    /// the scheduler that first drives it.
+    ///
+    /// # Errors
+    ///
+    /// The error of making it non-blocking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen::net::TcpStream;
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (accepted, peer) = listener.accept()?;
+    /// let stream = TcpStream::from_std(accepted)?;
+    /// assert_eq!(stream.peer_addr()?, peer);
+    /// # drop(client);
+    /// Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<Self> {
+        Ok(TcpStream { src: Source::new(Socket::from(stream))? })
     }
 
     super::stream::stream_operations!();
