@@ -32,6 +32,9 @@ mod io;
 pub mod kinds;
 mod op;
 mod pem;
+mod server_session;
+mod session;
+mod sni;
 mod stream;
 
 pub use handshake::{Handshake, TlsAcceptor, TlsConnector};
