@@ -1,11 +1,12 @@
-//! The TLS benchmark of issue 11: HTTPS `hello_web` (cogen-web with `Server::tls`) against
+//! The TLS benchmark of issue 11: HTTPS `hello_web` (`cogen_tls_hello`: cogen-web with
+//! `Server::tls`, `hello_web`'s handler) against
 //! `hyper_tls_hello` (hyper 1.x on tokio-rustls, tokio `current_thread`), in one run, each
 //! its own process pinned to CPU 0, loaded by `wrk` pinned to CPU 1. Both use the same
 //! certificate (made at run time), the same rustls with the `ring` provider and its default
 //! versions and suites, so the same protocol version and cipher suite (printed by the probe).
 //!
 //! ```sh
-//! cargo build --release -p cogen-examples -p cogen-bench --bin hello_web --bin hyper_tls_hello --bin tls_bench
+//! cargo build --release -p cogen-bench --bin cogen_tls_hello --bin hyper_tls_hello --bin tls_bench
 //! ./target/release/tls_bench                        # full run, about a minute and a half
 //! COGEN_BENCH_QUICK=1 ./target/release/tls_bench    # smoke run (CI)
 //! ```
@@ -17,9 +18,11 @@
 //!     connection; the server's own CPU time from `/proc/PID/stat`);
 //! (b) full handshakes per server CPU-second: `wrk -H 'Connection: close'`, a new connection
 //!     and handshake per request (wrk resumes no sessions);
-//! (c) memory per idle TLS connection: the server's `VmRSS` growth over 1,000 connections
-//!     that completed their handshake and sent nothing, divided by 1,000, measured first,
-//!     on the fresh processes (heap freed by the load phases would hide the growth).
+//! (c) memory per idle TLS connection: the growth of the server's live heap (both servers
+//!     run the counting allocator of `cogen_bench::heap`) and of its `VmRSS` over 1,000 and
+//!     then 5,000 connections, each after a full handshake and one keep-alive request,
+//!     divided by the count; measured first, on the fresh processes (memory freed by the
+//!     load phases would hide the growth).
 //! Targets (issue 11): (a) >= 1.1x hyper's, (c) <= 0.5x tokio-rustls's; (b) informational.
 
 use std::io::{self, Read, Write};
@@ -39,14 +42,15 @@ const LOAD_CPU: usize = 1;
 /// wrk's connections.
 const CONNS: usize = 50;
 const WRK: &str = "/usr/bin/wrk";
-const BUILD: &str = "cargo build --release -p cogen-examples -p cogen-bench \
-                     --bin hello_web --bin hyper_tls_hello --bin tls_bench";
+const BUILD: &str = "cargo build --release -p cogen-bench \
+                     --bin cogen_tls_hello --bin hyper_tls_hello --bin tls_bench";
 
 struct Config {
     quick: bool,
     rounds: usize,
     secs: u64,
-    idle: usize,
+    /// Idle connection counts, cumulative, at which memory is read.
+    idle: [usize; 2],
 }
 
 impl Config {
@@ -54,9 +58,9 @@ impl Config {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         let quick = std::env::var_os("COGEN_BENCH_QUICK").is_some_and(|v| v != "0");
         let mut cfg = if quick {
-            Config { quick, rounds: 1, secs: 1, idle: 1000 }
+            Config { quick, rounds: 1, secs: 1, idle: [200, 1000] }
         } else {
-            Config { quick, rounds: 3, secs: 5, idle: 1000 }
+            Config { quick, rounds: 3, secs: 5, idle: [1000, 5000] }
         };
         if let Some(r) = var("COGEN_BENCH_ROUNDS").filter(|r| *r >= 1) {
             cfg.rounds = r as usize;
@@ -187,18 +191,48 @@ fn measure(server: &Server, secs: u64, close: bool) -> io::Result<(f64, f64)> {
     Ok((requests as f64 / wall, requests as f64 / cpu.max(1e-9)))
 }
 
-/// The server's RSS growth per idle TLS connection, over `n` connections.
-fn idle_bytes(server: &Server, cfg: &Arc<rustls::ClientConfig>, n: usize) -> io::Result<f64> {
-    let before = status_bytes(server.pid(), "VmRSS")?;
-    let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        conns.push(connect(server.addr, cfg)?);
+/// A connection after its handshake and one keep-alive request, answered.
+fn connect_and_request(addr: SocketAddr, cfg: &Arc<rustls::ClientConfig>) -> io::Result<Client> {
+    let mut tls = connect(addr, cfg)?;
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"Hello, World!") {
+        let n = tls.read(&mut buf)?;
+        if n == 0 || got.len() > 4096 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "no hello answer"));
+        }
+        got.extend_from_slice(&buf[..n]);
     }
-    // The server completes each handshake on the client's last flight: let it catch up.
-    std::thread::sleep(Duration::from_millis(500));
-    let after = status_bytes(server.pid(), "VmRSS")?;
+    Ok(tls)
+}
+
+/// Memory per idle connection at one count: (`VmRSS` growth, live heap growth) / count.
+type Growth = (f64, f64);
+
+/// The server's memory growth per idle TLS connection, read at each (cumulative) count.
+fn idle_growth(
+    server: &Server,
+    heap_file: &std::path::Path,
+    cfg: &Arc<rustls::ClientConfig>,
+    counts: &[usize],
+) -> io::Result<Vec<Growth>> {
+    let rss0 = status_bytes(server.pid(), "VmRSS")? as f64;
+    let heap0 = cogen_bench::heap::read_published(heap_file)? as f64;
+    let mut conns = Vec::new();
+    let mut out = Vec::new();
+    for &n in counts {
+        while conns.len() < n {
+            conns.push(connect_and_request(server.addr, cfg)?);
+        }
+        // Let the server settle (and publish its heap figure, every 50 ms).
+        std::thread::sleep(Duration::from_millis(500));
+        let rss = status_bytes(server.pid(), "VmRSS")? as f64;
+        let heap = cogen_bench::heap::read_published(heap_file)? as f64;
+        out.push(((rss - rss0) / n as f64, (heap - heap0) / n as f64));
+    }
     drop(conns);
-    Ok(after.saturating_sub(before) as f64 / n as f64)
+    Ok(out)
 }
 
 fn main() {
@@ -216,7 +250,7 @@ fn main() {
 
 fn run(cfg: &Config) -> io::Result<()> {
     let [cogen_bin, hyper_bin]: [PathBuf; 2] =
-        beside_self(&["hello_web", "hyper_tls_hello"], BUILD)?
+        beside_self(&["cogen_tls_hello", "hyper_tls_hello"], BUILD)?
             .try_into()
             .map_err(|_| io::Error::other("two paths expected"))?;
     if !is_release(&cogen_bin) || !is_release(&hyper_bin) {
@@ -229,9 +263,11 @@ fn run(cfg: &Config) -> io::Result<()> {
     pin_to_cpu(LOAD_CPU)?;
     let certs = Certs::new()?;
     let client = certs.client()?;
+    let heap_file = |name: &str| certs.dir.join(format!("{name}.heap"));
     let start = |name: &'static str, bin: &PathBuf| {
         let mut cmd = Command::new(bin);
         cmd.args(["--addr", "127.0.0.1:0"]).args(certs.args());
+        cmd.env(cogen_bench::heap::HEAP_FILE_ENV, heap_file(name));
         Server::start(name, cmd, SERVER_CPU)
     };
     let servers = [start("cogen", &cogen_bin)?, start("hyper", &hyper_bin)?];
@@ -244,8 +280,11 @@ fn run(cfg: &Config) -> io::Result<()> {
         println!("{} server: pid {}, {}: {}", s.name, s.pid(), s.addr, probe(s.addr, &client)?);
     }
     // First, on fresh processes: heap freed by the load phases would hide the growth.
-    let idle: Vec<f64> =
-        servers.iter().map(|s| idle_bytes(s, &client, cfg.idle)).collect::<io::Result<_>>()?;
+    std::thread::sleep(Duration::from_millis(200)); // both have published a first figure
+    let idle: Vec<Vec<Growth>> = servers
+        .iter()
+        .map(|s| idle_growth(s, &heap_file(s.name), &client, &cfg.idle))
+        .collect::<io::Result<_>>()?;
     // [server][measure] -> per round (requests/s, requests/CPU-s)
     let mut runs: [[Vec<(f64, f64)>; 2]; 2] = Default::default();
     for round in 0..cfg.rounds {
@@ -259,7 +298,7 @@ fn run(cfg: &Config) -> io::Result<()> {
     let col = |i: usize, m: usize, f: fn(&(f64, f64)) -> f64| -> Vec<f64> {
         runs[i][m].iter().map(f).collect()
     };
-    let rows = [
+    let mut rows = vec![
         Row::runs("keep-alive req/s", &col(0, 0, |r| r.0), &col(1, 0, |r| r.0), Target::None),
         Row::runs(
             "keep-alive req/CPU-s",
@@ -269,8 +308,12 @@ fn run(cfg: &Config) -> io::Result<()> {
         ),
         Row::runs("handshakes/s", &col(0, 1, |r| r.0), &col(1, 1, |r| r.0), Target::None),
         Row::runs("handshakes/CPU-s", &col(0, 1, |r| r.1), &col(1, 1, |r| r.1), Target::None),
-        Row::new("bytes per idle TLS conn", idle[0], idle[1], Target::AtMost(0.5)),
     ];
+    for (k, n) in cfg.idle.iter().enumerate() {
+        let what = |m: &str| format!("{m} per idle TLS conn ({n})");
+        rows.push(Row::new(what("heap B"), idle[0][k].1, idle[1][k].1, Target::AtMost(0.5)));
+        rows.push(Row::new(what("VmRSS B"), idle[0][k].0, idle[1][k].0, Target::None));
+    }
     println!();
     report::print(&rows, "hyper");
     if cfg.quick {
