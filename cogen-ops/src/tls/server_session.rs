@@ -11,8 +11,9 @@
 //! - `plain`: decrypted plaintext not yet handed to a reader (the rest of a record longer
 //!   than the reader's buffer, or further records of the same receive).
 //! - `out`: records to send (handshake flights, encrypted writes, alerts, `close_notify`),
-//!   encoded straight into it and sent from it with one `send`; freed once the socket took
-//!   all of it.
+//!   encoded straight into it and sent from it with one `send`. Once the socket took all of
+//!   it, it becomes the thread's spare send buffer, which the next session to encode takes:
+//!   a keep-alive connection neither allocates a buffer per response nor keeps one idle.
 //!
 //! One pass ([`ServerSession::pass`]) feeds the received bytes to `process_tls_records` and
 //! handles each state until rustls needs more input (or, for a write, until it may encrypt):
@@ -43,7 +44,13 @@ pub(crate) const MAX_WRITE: usize = 64 * 1024;
 /// rustls's `InsufficientSize` when short.
 const RECORD_OVERHEAD: usize = 5 + 8 + 16 + 1;
 
+/// The largest send buffer kept for reuse: one full write's records.
+const SPARE_OUT_MAX: usize = MAX_WRITE + 4 * 256;
+
 thread_local! {
+    /// A send buffer no session holds, for the next one that encodes records: a keep-alive
+    /// connection then neither allocates one per response nor keeps one while idle.
+    static SPARE_OUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
     /// The receive buffer every server session of this thread shares: a pass runs to its end
     /// within one operation step, so no two use it at once.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -144,6 +151,7 @@ impl ServerSession {
             return (0, End::Failed(protocol_error(e.clone())));
         }
         loop {
+            let left = input.len() - at;
             let status = self.conn.process_tls_records(&mut input[at..]);
             let discard = status.discard;
             let end = match status.state {
@@ -168,13 +176,17 @@ impl ServerSession {
                             }
                         }
                     }
-                    None
+                    // With the input used up, the next pass could only say "need input"
+                    // (rustls has nothing queued: it gives queued records before records it
+                    // decrypts), so a read skips it.
+                    (matches!(mode, Mode::Input) && discard >= left).then_some(End::NeedInput)
                 }
                 Ok(ConnectionState::ReadEarlyData(_)) => Some(End::Failed(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "0-RTT early data is not supported by TlsStream",
                 ))),
                 Ok(ConnectionState::EncodeTlsData(mut enc)) => {
+                    reuse_out(&mut self.out);
                     match grow_and(&mut self.out, 512, |buf| match enc.encode(buf) {
                         Ok(n) => Ok(n),
                         Err(EncodeError::InsufficientSize(InsufficientSizeError {
@@ -207,6 +219,7 @@ impl ServerSession {
                     Mode::Encrypt(data) => {
                         let data = &data[..data.len().min(MAX_WRITE)];
                         let estimate = data.len() + RECORD_OVERHEAD * (data.len() / 16384 + 1);
+                        reuse_out(&mut self.out);
                         Some(
                             match grow_and(&mut self.out, estimate, |buf| {
                                 traffic.encrypt(data, buf).map_err(encrypt_needs)
@@ -351,8 +364,15 @@ impl ServerSession {
     fn read_records(&mut self, io: &SockIo<'_>, deliver: &mut dyn FnMut(&[u8]) -> usize) -> Read {
         let mut slot: Deliver<'_> = Some(deliver);
         let mut progressed = false;
-        let mut end =
-            if self.peer_closed { End::Closed } else { self.pass_kept(Mode::Input, &mut slot) };
+        let mut end = if self.peer_closed {
+            End::Closed
+        } else if self.incoming.is_empty() && !self.conn.wants_write() {
+            // Nothing kept and nothing queued: a pass over no input would only ask
+            // for more.
+            End::NeedInput
+        } else {
+            self.pass_kept(Mode::Input, &mut slot)
+        };
         loop {
             // Records rustls wants sent (an alert, a key update) go when the socket takes
             // them; a full socket leaves them to the next write.
@@ -408,7 +428,7 @@ impl ServerSession {
             }
         }
         if self.out.capacity() > 0 {
-            self.out = Vec::new();
+            recycle_out(std::mem::take(&mut self.out));
             self.out_at = 0;
         }
         Flush::Done { progressed }
@@ -559,6 +579,22 @@ fn grow_and(
     }
     buf.truncate(start);
     Err(())
+}
+
+/// Gives an unallocated send buffer the thread's spare one.
+fn reuse_out(out: &mut Vec<u8>) {
+    if out.capacity() == 0 {
+        *out = SPARE_OUT.with(std::cell::Cell::take);
+        out.clear();
+    }
+}
+
+/// Keeps a sent buffer as the thread's spare (unless it is too large to keep).
+fn recycle_out(mut out: Vec<u8>) {
+    if out.capacity() <= SPARE_OUT_MAX {
+        out.clear();
+        drop(SPARE_OUT.with(|spare| spare.replace(out)));
+    }
 }
 
 /// The size an encrypt call asked for, if that is why it failed.
