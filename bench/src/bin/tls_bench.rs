@@ -12,7 +12,8 @@
 //! ```
 //!
 //! `COGEN_BENCH_ROUNDS` and `COGEN_BENCH_SECS` set the rounds (default 3) and the seconds per
-//! wrk run (default 5). Measures, alternating the servers' order each round, as medians with
+//! wrk run (default 5); `COGEN_BENCH_ONLY=memory` runs (c) alone; `COGEN_TLS_BENCH_COGEN=PATH`
+//! runs another build of `cogen_tls_hello` (a before/after comparison). Measures, alternating the servers' order each round, as medians with
 //! the range of per-round ratios:
 //! (a) keep-alive requests per server CPU-second (`wrk -t1 -c50`, one request in flight per
 //!     connection; the server's own CPU time from `/proc/PID/stat`);
@@ -47,6 +48,8 @@ const BUILD: &str = "cargo build --release -p cogen-bench \
 
 struct Config {
     quick: bool,
+    /// Only the memory measure (c).
+    memory_only: bool,
     rounds: usize,
     secs: u64,
     /// Idle connection counts, cumulative, at which memory is read.
@@ -57,10 +60,11 @@ impl Config {
     fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         let quick = std::env::var_os("COGEN_BENCH_QUICK").is_some_and(|v| v != "0");
+        let memory_only = std::env::var("COGEN_BENCH_ONLY").is_ok_and(|v| v == "memory");
         let mut cfg = if quick {
-            Config { quick, rounds: 1, secs: 1, idle: [200, 1000] }
+            Config { quick, memory_only, rounds: 1, secs: 1, idle: [200, 1000] }
         } else {
-            Config { quick, rounds: 3, secs: 5, idle: [1000, 5000] }
+            Config { quick, memory_only, rounds: 3, secs: 5, idle: [1000, 5000] }
         };
         if let Some(r) = var("COGEN_BENCH_ROUNDS").filter(|r| *r >= 1) {
             cfg.rounds = r as usize;
@@ -249,10 +253,14 @@ fn main() {
 }
 
 fn run(cfg: &Config) -> io::Result<()> {
-    let [cogen_bin, hyper_bin]: [PathBuf; 2] =
+    let [mut cogen_bin, hyper_bin]: [PathBuf; 2] =
         beside_self(&["cogen_tls_hello", "hyper_tls_hello"], BUILD)?
             .try_into()
             .map_err(|_| io::Error::other("two paths expected"))?;
+    if let Some(other) = std::env::var_os("COGEN_TLS_BENCH_COGEN") {
+        cogen_bin = PathBuf::from(other);
+        println!("tls_bench: cogen server {}", cogen_bin.display());
+    }
     if !is_release(&cogen_bin) || !is_release(&hyper_bin) {
         eprintln!("tls_bench: warning: not a release build; the figures mean little");
     }
@@ -287,7 +295,8 @@ fn run(cfg: &Config) -> io::Result<()> {
         .collect::<io::Result<_>>()?;
     // [server][measure] -> per round (requests/s, requests/CPU-s)
     let mut runs: [[Vec<(f64, f64)>; 2]; 2] = Default::default();
-    for round in 0..cfg.rounds {
+    let rounds = if cfg.memory_only { 0 } else { cfg.rounds };
+    for round in 0..rounds {
         let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for &i in &order {
             for (m, close) in [false, true].into_iter().enumerate() {
@@ -298,17 +307,21 @@ fn run(cfg: &Config) -> io::Result<()> {
     let col = |i: usize, m: usize, f: fn(&(f64, f64)) -> f64| -> Vec<f64> {
         runs[i][m].iter().map(f).collect()
     };
-    let mut rows = vec![
-        Row::runs("keep-alive req/s", &col(0, 0, |r| r.0), &col(1, 0, |r| r.0), Target::None),
-        Row::runs(
-            "keep-alive req/CPU-s",
-            &col(0, 0, |r| r.1),
-            &col(1, 0, |r| r.1),
-            Target::AtLeast(1.1),
-        ),
-        Row::runs("handshakes/s", &col(0, 1, |r| r.0), &col(1, 1, |r| r.0), Target::None),
-        Row::runs("handshakes/CPU-s", &col(0, 1, |r| r.1), &col(1, 1, |r| r.1), Target::None),
-    ];
+    let mut rows = if cfg.memory_only {
+        Vec::new()
+    } else {
+        vec![
+            Row::runs("keep-alive req/s", &col(0, 0, |r| r.0), &col(1, 0, |r| r.0), Target::None),
+            Row::runs(
+                "keep-alive req/CPU-s",
+                &col(0, 0, |r| r.1),
+                &col(1, 0, |r| r.1),
+                Target::AtLeast(1.1),
+            ),
+            Row::runs("handshakes/s", &col(0, 1, |r| r.0), &col(1, 1, |r| r.0), Target::None),
+            Row::runs("handshakes/CPU-s", &col(0, 1, |r| r.1), &col(1, 1, |r| r.1), Target::None),
+        ]
+    };
     for (k, n) in cfg.idle.iter().enumerate() {
         let what = |m: &str| format!("{m} per idle TLS conn ({n})");
         rows.push(Row::new(what("heap B"), idle[0][k].1, idle[1][k].1, Target::AtMost(0.5)));
