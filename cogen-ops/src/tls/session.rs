@@ -13,6 +13,9 @@ use super::op::Step;
 use super::server_session::{HandshakeStep, ServerSession};
 
 /// One side's TLS session.
+// The server variant is inline on purpose: a server stream always holds one, and boxing it
+// would cost an allocation per connection and save nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Session {
     /// A client: rustls's buffered connection (boxed: it is large, and a server should not
     /// pay for its size).
