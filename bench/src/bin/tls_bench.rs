@@ -179,12 +179,15 @@ fn wrk(addr: SocketAddr, secs: u64, close: bool) -> io::Result<(u64, String)> {
 }
 
 /// Requests per second and per server CPU-second of one wrk run.
-fn measure(server: &Server, secs: u64, close: bool) -> io::Result<(f64, f64)> {
+fn measure(server: &Server, secs: u64, close: bool) -> io::Result<Measured> {
     let cpu0 = process_cpu_secs(server.pid())?;
+    let split0 = user_system_ticks(server.pid())?;
     let t0 = Instant::now();
     let (requests, errors) = wrk(server.addr, secs, close)?;
     let wall = t0.elapsed().as_secs_f64();
     let cpu = process_cpu_secs(server.pid())? - cpu0;
+    let split = user_system_ticks(server.pid())?;
+    let (user, system) = (split.0 - split0.0, split.1 - split0.1);
     if !errors.is_empty() {
         println!(
             "    {} ({}): {errors}",
@@ -192,7 +195,23 @@ fn measure(server: &Server, secs: u64, close: bool) -> io::Result<(f64, f64)> {
             if close { "handshakes" } else { "keep-alive" }
         );
     }
-    Ok((requests as f64 / wall, requests as f64 / cpu.max(1e-9)))
+    let user_share = user as f64 / ((user + system) as f64).max(1.0);
+    Ok((requests as f64 / wall, requests as f64 / cpu.max(1e-9), user_share))
+}
+
+/// One wrk run: requests per second, requests per server CPU-second, and the user-space
+/// share of the server's CPU time.
+type Measured = (f64, f64, f64);
+
+/// `utime` and `stime` of a process, in clock ticks (fields 14 and 15 of `/proc/PID/stat`,
+/// counted after the command name's closing parenthesis).
+fn user_system_ticks(pid: u32) -> io::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "cannot read /proc/PID/stat");
+    let rest = &stat[stat.rfind(')').ok_or_else(bad)? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let mut next = || fields.next().and_then(|f| f.parse::<u64>().ok()).ok_or_else(bad);
+    Ok((next()?, next()?))
 }
 
 /// A connection after its handshake and one keep-alive request, answered.
@@ -293,8 +312,8 @@ fn run(cfg: &Config) -> io::Result<()> {
         .iter()
         .map(|s| idle_growth(s, &heap_file(s.name), &client, &cfg.idle))
         .collect::<io::Result<_>>()?;
-    // [server][measure] -> per round (requests/s, requests/CPU-s)
-    let mut runs: [[Vec<(f64, f64)>; 2]; 2] = Default::default();
+    // [server][measure] -> per round (requests/s, requests/CPU-s, user share)
+    let mut runs: [[Vec<Measured>; 2]; 2] = Default::default();
     let rounds = if cfg.memory_only { 0 } else { cfg.rounds };
     for round in 0..rounds {
         let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
@@ -304,7 +323,7 @@ fn run(cfg: &Config) -> io::Result<()> {
             }
         }
     }
-    let col = |i: usize, m: usize, f: fn(&(f64, f64)) -> f64| -> Vec<f64> {
+    let col = |i: usize, m: usize, f: fn(&Measured) -> f64| -> Vec<f64> {
         runs[i][m].iter().map(f).collect()
     };
     let mut rows = if cfg.memory_only {
@@ -317,6 +336,12 @@ fn run(cfg: &Config) -> io::Result<()> {
                 &col(0, 0, |r| r.1),
                 &col(1, 0, |r| r.1),
                 Target::AtLeast(1.1),
+            ),
+            Row::runs(
+                "keep-alive user share of CPU",
+                &col(0, 0, |r| r.2),
+                &col(1, 0, |r| r.2),
+                Target::None,
             ),
             Row::runs("handshakes/s", &col(0, 1, |r| r.0), &col(1, 1, |r| r.0), Target::None),
             Row::runs("handshakes/CPU-s", &col(0, 1, |r| r.1), &col(1, 1, |r| r.1), Target::None),
