@@ -13,7 +13,9 @@
 //!
 //! `COGEN_BENCH_ROUNDS` and `COGEN_BENCH_SECS` set the rounds (default 3) and the seconds per
 //! wrk run (default 5); `COGEN_BENCH_ONLY=memory` runs (c) alone; `COGEN_TLS_BENCH_COGEN=PATH`
-//! runs another build of `cogen_tls_hello` (a before/after comparison). Measures, alternating the servers' order each round, as medians with
+//! runs another build of `cogen_tls_hello` (a before/after comparison);
+//! `COGEN_TLS_BENCH_NO_REQUEST=1` holds the idle connections right after their handshake,
+//! without the request (what the server keeps for the handshake alone). Measures, alternating the servers' order each round, as medians with
 //! the range of per-round ratios:
 //! (a) keep-alive requests per server CPU-second (`wrk -t1 -c50`, one request in flight per
 //!     connection; the server's own CPU time from `/proc/PID/stat`);
@@ -214,9 +216,13 @@ fn user_system_ticks(pid: u32) -> io::Result<(u64, u64)> {
     Ok((next()?, next()?))
 }
 
-/// A connection after its handshake and one keep-alive request, answered.
+/// A connection after its handshake and one keep-alive request, answered (without the
+/// request if `COGEN_TLS_BENCH_NO_REQUEST` is set).
 fn connect_and_request(addr: SocketAddr, cfg: &Arc<rustls::ClientConfig>) -> io::Result<Client> {
     let mut tls = connect(addr, cfg)?;
+    if std::env::var_os("COGEN_TLS_BENCH_NO_REQUEST").is_some_and(|v| v != "0") {
+        return Ok(tls);
+    }
     tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
     let mut got = Vec::new();
     let mut buf = [0u8; 1024];
