@@ -2,7 +2,8 @@
 //! against a blocking rustls client that writes records by hand: a record split across many
 //! reads, full-size records in pieces, application data in the client's Finished flight, key
 //! updates between data, a partial record kept through a timed-out read, a close in the
-//! middle of a record, and an idle stream holding no buffer.
+//! middle of a record, Finished, data and `close_notify` in one flight, and an idle stream
+//! holding no buffer.
 
 mod util;
 
@@ -43,6 +44,38 @@ impl RawClient {
         while c.conn.wants_write() {
             c.conn.write_tls(&mut c.sock)?;
         }
+        Ok(c)
+    }
+
+    /// Connects, and sends the client's Finished, `data` and `close_notify` in one write.
+    fn connect_send_and_close(
+        addr: SocketAddr,
+        cfg: Arc<ClientConfig>,
+        data: &[u8],
+    ) -> io::Result<Self> {
+        let sock = std::net::TcpStream::connect(addr)?;
+        guard(&sock)?;
+        let name =
+            rustls::pki_types::ServerName::try_from("localhost").map_err(io::Error::other)?;
+        let conn = ClientConnection::new(cfg, name).map_err(io::Error::other)?;
+        let mut c = RawClient { conn, sock };
+        // The client is done once it has the server's flight; its Finished is then queued,
+        // not yet written.
+        while c.conn.is_handshaking() {
+            while c.conn.wants_write() {
+                c.conn.write_tls(&mut c.sock)?;
+            }
+            if c.conn.read_tls(&mut c.sock)? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            c.conn.process_new_packets().map_err(io::Error::other)?;
+        }
+        let mut wire = c.records(data)?;
+        c.conn.send_close_notify();
+        while c.conn.wants_write() {
+            c.conn.write_tls(&mut wire)?;
+        }
+        c.sock.write_all(&wire)?;
         Ok(c)
     }
 
@@ -285,5 +318,40 @@ fn a_close_in_the_middle_of_a_record_is_a_truncation() -> io::Result<()> {
     run(&mut sched)?;
     peer.join().map_err(|_| io::Error::other("client thread panicked"))??;
     assert_eq!(result(&s)?, io::ErrorKind::UnexpectedEof);
+    Ok(())
+}
+
+/// Accepts, reads `n` bytes and then expects the clean end.
+#[coro]
+fn read_then_end(listener: TcpListener, acceptor: TlsAcceptor, n: usize) -> io::Result<Vec<u8>> {
+    let (tcp, _) = yield_!(listener.accept())?;
+    let tls = yield_!(acceptor.accept(tcp).timeout(Duration::from_secs(10)))?;
+    let msg = yield_!(tls.read_exact(n).timeout(Duration::from_secs(10)))?;
+    let end = yield_!(tls.read(16).timeout(Duration::from_secs(10)))?;
+    assert!(end.is_empty(), "the close_notify is a clean end");
+    Ok(msg)
+}
+
+#[test]
+fn finished_data_and_close_notify_in_one_flight() -> io::Result<()> {
+    let cert = TestCert::new()?;
+    let listener = TcpListener::bind(any_port())?;
+    let addr = listener.local_addr()?;
+    let acceptor = TlsAcceptor::new(cert.server(&[])?);
+    let cfg = cert.client(&[])?;
+    let msg = pattern(700, 5);
+    let sent = msg.clone();
+    let peer = std::thread::spawn(move || -> io::Result<()> {
+        let mut c = RawClient::connect_send_and_close(addr, cfg, &sent)?;
+        // Wait for the server's end, so the socket is not reset under its reads.
+        let mut rest = Vec::new();
+        let _ = c.sock.read_to_end(&mut rest);
+        Ok(())
+    });
+    let mut sched = Scheduler::new();
+    let s = sched.add(read_then_end(listener, acceptor, 700));
+    run(&mut sched)?;
+    peer.join().map_err(|_| io::Error::other("client thread panicked"))??;
+    assert_eq!(result(&s)?, msg);
     Ok(())
 }

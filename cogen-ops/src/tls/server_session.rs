@@ -505,9 +505,12 @@ impl ServerSession {
                 }
                 Flush::Failed(e) => return HandshakeStep::Failed(e),
             }
+            let handshaking = self.conn.is_handshaking();
             match end {
                 Some(End::Failed(e)) => return HandshakeStep::Failed(e),
-                Some(End::Closed) => {
+                // A close_notify right behind the client's Finished (and its data) ends the
+                // stream, not the handshake: the reads give the data, then the end.
+                Some(End::Closed) if handshaking => {
                     return HandshakeStep::Failed(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the peer closed the connection during the TLS handshake",
@@ -515,7 +518,7 @@ impl ServerSession {
                 }
                 _ => {}
             }
-            if !self.conn.is_handshaking() {
+            if !handshaking {
                 return HandshakeStep::Done;
             }
             received = true;
