@@ -25,8 +25,10 @@
 use std::cell::RefCell;
 use std::io;
 
-use rustls::server::UnbufferedServerConnection;
-use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, InsufficientSizeError};
+use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
+use rustls::unbuffered::{
+    ConnectionState, EncodeError, EncodeTlsData, EncryptError, InsufficientSizeError, WriteTraffic,
+};
 
 use super::io::{Flush, Plain, SockIo, truncation_error};
 
@@ -187,16 +189,9 @@ impl ServerSession {
                 ))),
                 Ok(ConnectionState::EncodeTlsData(mut enc)) => {
                     reuse_out(&mut self.out);
-                    match grow_and(&mut self.out, 512, |buf| match enc.encode(buf) {
-                        Ok(n) => Ok(n),
-                        Err(EncodeError::InsufficientSize(InsufficientSizeError {
-                            required_size,
-                        })) => Err(Some(required_size)),
-                        Err(EncodeError::AlreadyEncoded) => Err(None),
-                    }) {
-                        Ok(_) => None,
-                        Err(()) => Some(End::Failed(io::Error::other("TLS record encoded twice"))),
-                    }
+                    encode_into(&mut self.out, &mut enc, 512)
+                        .err()
+                        .map(|()| End::Failed(io::Error::other("TLS record encoded twice")))
                 }
                 // The records are in `out`, which goes out before anything encoded later.
                 Ok(ConnectionState::TransmitTlsData(tx)) => {
@@ -214,35 +209,12 @@ impl ServerSession {
                     None
                 }
                 Ok(ConnectionState::Closed) => Some(End::Failed(wrote_after_close())),
-                Ok(ConnectionState::WriteTraffic(mut traffic)) => match &mode {
-                    Mode::Input => Some(End::NeedInput),
-                    Mode::Encrypt(data) => {
-                        let data = &data[..data.len().min(MAX_WRITE)];
-                        let estimate = data.len() + RECORD_OVERHEAD * (data.len() / 16384 + 1);
-                        reuse_out(&mut self.out);
-                        Some(
-                            match grow_and(&mut self.out, estimate, |buf| {
-                                traffic.encrypt(data, buf).map_err(encrypt_needs)
-                            }) {
-                                Ok(_) => End::Encrypted(data.len()),
-                                Err(()) => End::Failed(io::Error::other(
-                                    "TLS traffic keys exhausted: the connection must close",
-                                )),
-                            },
-                        )
-                    }
-                    Mode::CloseNotify => Some(
-                        match grow_and(&mut self.out, 64, |buf| {
-                            traffic.queue_close_notify(buf).map_err(encrypt_needs)
-                        }) {
-                            Ok(_) => {
-                                self.sent_close_notify = true;
-                                End::Encrypted(0)
-                            }
-                            Err(()) => End::Failed(io::Error::other("close_notify not encoded")),
-                        },
-                    ),
-                },
+                Ok(ConnectionState::WriteTraffic(mut traffic)) => Some(write_traffic(
+                    &mut self.out,
+                    &mut self.sent_close_notify,
+                    &mut traffic,
+                    &mode,
+                )),
                 Ok(ConnectionState::BlockedHandshake) => match mode {
                     Mode::Input => Some(End::NeedInput),
                     _ => Some(End::Failed(io::Error::new(
@@ -269,12 +241,7 @@ impl ServerSession {
         while self.conn.wants_write() {
             let status = self.conn.process_tls_records(input);
             let Ok(ConnectionState::EncodeTlsData(mut enc)) = status.state else { break };
-            let encoded = grow_and(&mut self.out, 64, |buf| match enc.encode(buf) {
-                Ok(n) => Ok(n),
-                Err(EncodeError::InsufficientSize(s)) => Err(Some(s.required_size)),
-                Err(EncodeError::AlreadyEncoded) => Err(None),
-            });
-            if encoded.is_err() {
+            if encode_into(&mut self.out, &mut enc, 64).is_err() {
                 break;
             }
         }
@@ -582,6 +549,54 @@ fn grow_and(
     }
     buf.truncate(start);
     Err(())
+}
+
+/// Encodes a handshake record (or alert) at the end of `out`.
+fn encode_into(
+    out: &mut Vec<u8>,
+    enc: &mut EncodeTlsData<'_, ServerConnectionData>,
+    estimate: usize,
+) -> Result<usize, ()> {
+    grow_and(out, estimate, |buf| match enc.encode(buf) {
+        Ok(n) => Ok(n),
+        Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
+            Err(Some(required_size))
+        }
+        Err(EncodeError::AlreadyEncoded) => Err(None),
+    })
+}
+
+/// Where a pass ends once rustls lets it write: a read needs input; a write encrypts (up
+/// to [`MAX_WRITE`] bytes) at the end of `out`; a shutdown encodes `close_notify` there.
+fn write_traffic(
+    out: &mut Vec<u8>,
+    sent_close_notify: &mut bool,
+    traffic: &mut WriteTraffic<'_, ServerConnectionData>,
+    mode: &Mode<'_>,
+) -> End {
+    match mode {
+        Mode::Input => End::NeedInput,
+        Mode::Encrypt(data) => {
+            let data = &data[..data.len().min(MAX_WRITE)];
+            let estimate = data.len() + RECORD_OVERHEAD * (data.len() / 16384 + 1);
+            reuse_out(out);
+            match grow_and(out, estimate, |buf| traffic.encrypt(data, buf).map_err(encrypt_needs)) {
+                Ok(_) => End::Encrypted(data.len()),
+                Err(()) => End::Failed(io::Error::other(
+                    "TLS traffic keys exhausted: the connection must close",
+                )),
+            }
+        }
+        Mode::CloseNotify => {
+            match grow_and(out, 64, |buf| traffic.queue_close_notify(buf).map_err(encrypt_needs)) {
+                Ok(_) => {
+                    *sent_close_notify = true;
+                    End::Encrypted(0)
+                }
+                Err(()) => End::Failed(io::Error::other("close_notify not encoded")),
+            }
+        }
+    }
 }
 
 /// Gives an unallocated send buffer the thread's spare one.
