@@ -175,7 +175,11 @@ impl TlsKind for ReadLineKind {
 
 /// Flushes queued records: `None` when all went, else the blocked or failed step.
 fn flush_step<T>(tls: &TlsStream, io: &SockIo<'_>, progressed: &mut bool) -> Option<Step<T>> {
-    match tls.conn.borrow_mut().flush(io) {
+    let mut conn = tls.conn.borrow_mut();
+    if !conn.needs_flush() {
+        return None;
+    }
+    match conn.flush(io) {
         Flush::Done { progressed: p } => {
             *progressed |= p;
             None

@@ -22,7 +22,7 @@
 //! `plain`; a `close_notify` marks the end of the stream. A rustls error is kept and given
 //! to every later operation.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::io;
 
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
@@ -52,10 +52,10 @@ const SPARE_OUT_MAX: usize = MAX_WRITE + 4 * 256;
 thread_local! {
     /// A send buffer no session holds, for the next one that encodes records: a keep-alive
     /// connection then neither allocates one per response nor keeps one while idle.
-    static SPARE_OUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_OUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
     /// The receive buffer every server session of this thread shares: a pass runs to its end
     /// within one operation step, so no two use it at once.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// A server's TLS session on rustls's unbuffered API, with its own buffers.
@@ -266,28 +266,37 @@ impl ServerSession {
         io: &SockIo<'_>,
         deliver: &mut Deliver<'_>,
     ) -> io::Result<Option<End>> {
-        SCRATCH.with(|cell| {
-            let mut fallback = Vec::new();
-            let mut guard = cell.try_borrow_mut();
-            let scratch = match &mut guard {
-                Ok(s) => &mut **s,
-                Err(_) => &mut fallback,
-            };
-            let kept = self.incoming.len();
-            let want = SCRATCH_LEN.max(kept + 4096);
-            if scratch.len() < want {
-                scratch.resize(want, 0);
-            }
+        // The thread's buffer is taken out for the pass and put back after it (a nested
+        // user, which cannot happen within one step, would get a fresh one).
+        let mut scratch = SCRATCH.with(Cell::take);
+        let got = self.receive_into(&mut scratch, io, deliver);
+        SCRATCH.with(|cell| cell.set(scratch));
+        got
+    }
+
+    /// [`receive_and_pass`](Self::receive_and_pass) with the scratch buffer in hand.
+    fn receive_into(
+        &mut self,
+        scratch: &mut Vec<u8>,
+        io: &SockIo<'_>,
+        deliver: &mut Deliver<'_>,
+    ) -> io::Result<Option<End>> {
+        let kept = self.incoming.len();
+        let want = SCRATCH_LEN.max(kept + 4096);
+        if scratch.len() < want {
+            scratch.resize(want, 0);
+        }
+        if kept > 0 {
             scratch[..kept].copy_from_slice(&self.incoming);
-            let n = io.recv(&mut scratch[kept..])?;
-            if n == 0 {
-                return Ok(None);
-            }
-            let (used, end) = self.pass(&mut scratch[..kept + n], Mode::Input, deliver);
-            let rest = &scratch[used..kept + n];
-            self.incoming = if rest.is_empty() { Vec::new() } else { rest.to_vec() };
-            Ok(Some(end))
-        })
+        }
+        let n = io.recv(&mut scratch[kept..])?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let (used, end) = self.pass(&mut scratch[..kept + n], Mode::Input, deliver);
+        let rest = &scratch[used..kept + n];
+        self.incoming = if rest.is_empty() { Vec::new() } else { rest.to_vec() };
+        Ok(Some(end))
     }
 
     /// Reads plaintext: hands the first chunk to `take` (which returns how much it consumed
@@ -404,6 +413,12 @@ impl ServerSession {
     /// Whether records wait to be sent.
     pub(crate) fn wants_write(&self) -> bool {
         self.out_at < self.out.len()
+    }
+
+    /// Whether the session holds a send buffer (records to send, or a buffer that
+    /// [`flush`](Self::flush) gives back).
+    pub(crate) fn holds_out(&self) -> bool {
+        self.out.capacity() > 0
     }
 
     /// Encrypts up to [`MAX_WRITE`] bytes of `data` into `out`: how many it took.
@@ -602,7 +617,7 @@ fn write_traffic(
 /// Gives an unallocated send buffer the thread's spare one.
 fn reuse_out(out: &mut Vec<u8>) {
     if out.capacity() == 0 {
-        *out = SPARE_OUT.with(std::cell::Cell::take);
+        *out = SPARE_OUT.with(Cell::take);
         out.clear();
     }
 }

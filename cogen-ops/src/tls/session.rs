@@ -46,6 +46,15 @@ impl Session {
         }
     }
 
+    /// Whether [`flush`](Self::flush) has anything to do: records to send (or, on a server,
+    /// a send buffer to give back).
+    pub(crate) fn needs_flush(&self) -> bool {
+        match self {
+            Session::Client(conn) => conn.wants_write(),
+            Session::Server(s) => s.holds_out(),
+        }
+    }
+
     /// Encrypts plaintext into queued records (up to 64 KiB): how much was taken.
     ///
     /// # Errors
