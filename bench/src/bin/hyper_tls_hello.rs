@@ -1,7 +1,8 @@
 //! The peer of HTTPS `hello_web` for the TLS benchmark: `hyper_hello` over `tokio-rustls`
 //! on a tokio `current_thread` runtime, with the certificate and key of two PEM files, ALPN
 //! `http/1.1`, and rustls's default versions and cipher suites on the `ring` provider, as
-//! cogen's `Server::tls` has them.
+//! cogen's `Server::tls` has them. Like `cogen_tls_hello` it runs the benchmark's counting
+//! allocator and publishes its live heap (`cogen_bench::heap`).
 //!
 //! Run: `cargo run --release -p cogen-bench --bin hyper_tls_hello -- --addr 127.0.0.1:8444
 //! --tls-cert CERT.pem --tls-key KEY.pem [--cpu N]`. It prints `hyper tls hello listening on
@@ -23,6 +24,9 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+
+#[global_allocator]
+static ALLOC: cogen_bench::heap::Counting = cogen_bench::heap::Counting;
 
 /// The body, as `hello_web` sends it.
 const BODY: &[u8] = b"Hello, World!";
@@ -100,6 +104,7 @@ fn main() -> io::Result<()> {
     if let Some(cpu) = cpu {
         cogen_bench::pin_to_cpu(cpu)?;
     }
+    cogen_bench::heap::publish_from_env()?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(serve(addr, acceptor))
 }

@@ -1,25 +1,31 @@
-//! The TLS benchmark of issue 11: HTTPS `hello_web` (cogen-web with `Server::tls`) against
+//! The TLS benchmark of issue 11: HTTPS `hello_web` (`cogen_tls_hello`: cogen-web with
+//! `Server::tls`, `hello_web`'s handler) against
 //! `hyper_tls_hello` (hyper 1.x on tokio-rustls, tokio `current_thread`), in one run, each
 //! its own process pinned to CPU 0, loaded by `wrk` pinned to CPU 1. Both use the same
 //! certificate (made at run time), the same rustls with the `ring` provider and its default
 //! versions and suites, so the same protocol version and cipher suite (printed by the probe).
 //!
 //! ```sh
-//! cargo build --release -p cogen-examples -p cogen-bench --bin hello_web --bin hyper_tls_hello --bin tls_bench
+//! cargo build --release -p cogen-bench --bin cogen_tls_hello --bin hyper_tls_hello --bin tls_bench
 //! ./target/release/tls_bench                        # full run, about a minute and a half
 //! COGEN_BENCH_QUICK=1 ./target/release/tls_bench    # smoke run (CI)
 //! ```
 //!
 //! `COGEN_BENCH_ROUNDS` and `COGEN_BENCH_SECS` set the rounds (default 3) and the seconds per
-//! wrk run (default 5). Measures, alternating the servers' order each round, as medians with
+//! wrk run (default 5); `COGEN_BENCH_ONLY=memory` runs (c) alone; `COGEN_TLS_BENCH_COGEN=PATH`
+//! runs another build of `cogen_tls_hello` (a before/after comparison);
+//! `COGEN_TLS_BENCH_NO_REQUEST=1` holds the idle connections right after their handshake,
+//! without the request (what the server keeps for the handshake alone). Measures, alternating the servers' order each round, as medians with
 //! the range of per-round ratios:
 //! (a) keep-alive requests per server CPU-second (`wrk -t1 -c50`, one request in flight per
 //!     connection; the server's own CPU time from `/proc/PID/stat`);
 //! (b) full handshakes per server CPU-second: `wrk -H 'Connection: close'`, a new connection
 //!     and handshake per request (wrk resumes no sessions);
-//! (c) memory per idle TLS connection: the server's `VmRSS` growth over 1,000 connections
-//!     that completed their handshake and sent nothing, divided by 1,000, measured first,
-//!     on the fresh processes (heap freed by the load phases would hide the growth).
+//! (c) memory per idle TLS connection: the growth of the server's live heap (both servers
+//!     run the counting allocator of `cogen_bench::heap`) and of its `VmRSS` over 1,000 and
+//!     then 5,000 connections, each after a full handshake and one keep-alive request,
+//!     divided by the count; measured first, on the fresh processes (memory freed by the
+//!     load phases would hide the growth).
 //! Targets (issue 11): (a) >= 1.1x hyper's, (c) <= 0.5x tokio-rustls's; (b) informational.
 
 use std::io::{self, Read, Write};
@@ -39,24 +45,28 @@ const LOAD_CPU: usize = 1;
 /// wrk's connections.
 const CONNS: usize = 50;
 const WRK: &str = "/usr/bin/wrk";
-const BUILD: &str = "cargo build --release -p cogen-examples -p cogen-bench \
-                     --bin hello_web --bin hyper_tls_hello --bin tls_bench";
+const BUILD: &str = "cargo build --release -p cogen-bench \
+                     --bin cogen_tls_hello --bin hyper_tls_hello --bin tls_bench";
 
 struct Config {
     quick: bool,
+    /// Only the memory measure (c).
+    memory_only: bool,
     rounds: usize,
     secs: u64,
-    idle: usize,
+    /// Idle connection counts, cumulative, at which memory is read.
+    idle: [usize; 2],
 }
 
 impl Config {
     fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         let quick = std::env::var_os("COGEN_BENCH_QUICK").is_some_and(|v| v != "0");
+        let memory_only = std::env::var("COGEN_BENCH_ONLY").is_ok_and(|v| v == "memory");
         let mut cfg = if quick {
-            Config { quick, rounds: 1, secs: 1, idle: 1000 }
+            Config { quick, memory_only, rounds: 1, secs: 1, idle: [200, 1000] }
         } else {
-            Config { quick, rounds: 3, secs: 5, idle: 1000 }
+            Config { quick, memory_only, rounds: 3, secs: 5, idle: [1000, 5000] }
         };
         if let Some(r) = var("COGEN_BENCH_ROUNDS").filter(|r| *r >= 1) {
             cfg.rounds = r as usize;
@@ -171,12 +181,15 @@ fn wrk(addr: SocketAddr, secs: u64, close: bool) -> io::Result<(u64, String)> {
 }
 
 /// Requests per second and per server CPU-second of one wrk run.
-fn measure(server: &Server, secs: u64, close: bool) -> io::Result<(f64, f64)> {
+fn measure(server: &Server, secs: u64, close: bool) -> io::Result<Measured> {
     let cpu0 = process_cpu_secs(server.pid())?;
+    let split0 = user_system_ticks(server.pid())?;
     let t0 = Instant::now();
     let (requests, errors) = wrk(server.addr, secs, close)?;
     let wall = t0.elapsed().as_secs_f64();
     let cpu = process_cpu_secs(server.pid())? - cpu0;
+    let split = user_system_ticks(server.pid())?;
+    let (user, system) = (split.0 - split0.0, split.1 - split0.1);
     if !errors.is_empty() {
         println!(
             "    {} ({}): {errors}",
@@ -184,21 +197,71 @@ fn measure(server: &Server, secs: u64, close: bool) -> io::Result<(f64, f64)> {
             if close { "handshakes" } else { "keep-alive" }
         );
     }
-    Ok((requests as f64 / wall, requests as f64 / cpu.max(1e-9)))
+    let user_share = user as f64 / ((user + system) as f64).max(1.0);
+    Ok((requests as f64 / wall, requests as f64 / cpu.max(1e-9), user_share))
 }
 
-/// The server's RSS growth per idle TLS connection, over `n` connections.
-fn idle_bytes(server: &Server, cfg: &Arc<rustls::ClientConfig>, n: usize) -> io::Result<f64> {
-    let before = status_bytes(server.pid(), "VmRSS")?;
-    let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        conns.push(connect(server.addr, cfg)?);
+/// One wrk run: requests per second, requests per server CPU-second, and the user-space
+/// share of the server's CPU time.
+type Measured = (f64, f64, f64);
+
+/// `utime` and `stime` of a process, in clock ticks (fields 14 and 15 of `/proc/PID/stat`,
+/// counted after the command name's closing parenthesis).
+fn user_system_ticks(pid: u32) -> io::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "cannot read /proc/PID/stat");
+    let rest = &stat[stat.rfind(')').ok_or_else(bad)? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let mut next = || fields.next().and_then(|f| f.parse::<u64>().ok()).ok_or_else(bad);
+    Ok((next()?, next()?))
+}
+
+/// A connection after its handshake and one keep-alive request, answered (without the
+/// request if `COGEN_TLS_BENCH_NO_REQUEST` is set).
+fn connect_and_request(addr: SocketAddr, cfg: &Arc<rustls::ClientConfig>) -> io::Result<Client> {
+    let mut tls = connect(addr, cfg)?;
+    if std::env::var_os("COGEN_TLS_BENCH_NO_REQUEST").is_some_and(|v| v != "0") {
+        return Ok(tls);
     }
-    // The server completes each handshake on the client's last flight: let it catch up.
-    std::thread::sleep(Duration::from_millis(500));
-    let after = status_bytes(server.pid(), "VmRSS")?;
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"Hello, World!") {
+        let n = tls.read(&mut buf)?;
+        if n == 0 || got.len() > 4096 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "no hello answer"));
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    Ok(tls)
+}
+
+/// Memory per idle connection at one count: (`VmRSS` growth, live heap growth) / count.
+type Growth = (f64, f64);
+
+/// The server's memory growth per idle TLS connection, read at each (cumulative) count.
+fn idle_growth(
+    server: &Server,
+    heap_file: &std::path::Path,
+    cfg: &Arc<rustls::ClientConfig>,
+    counts: &[usize],
+) -> io::Result<Vec<Growth>> {
+    let rss0 = status_bytes(server.pid(), "VmRSS")? as f64;
+    let heap0 = cogen_bench::heap::read_published(heap_file)? as f64;
+    let mut conns = Vec::new();
+    let mut out = Vec::new();
+    for &n in counts {
+        while conns.len() < n {
+            conns.push(connect_and_request(server.addr, cfg)?);
+        }
+        // Let the server settle (and publish its heap figure, every 50 ms).
+        std::thread::sleep(Duration::from_millis(500));
+        let rss = status_bytes(server.pid(), "VmRSS")? as f64;
+        let heap = cogen_bench::heap::read_published(heap_file)? as f64;
+        out.push(((rss - rss0) / n as f64, (heap - heap0) / n as f64));
+    }
     drop(conns);
-    Ok(after.saturating_sub(before) as f64 / n as f64)
+    Ok(out)
 }
 
 fn main() {
@@ -215,10 +278,14 @@ fn main() {
 }
 
 fn run(cfg: &Config) -> io::Result<()> {
-    let [cogen_bin, hyper_bin]: [PathBuf; 2] =
-        beside_self(&["hello_web", "hyper_tls_hello"], BUILD)?
+    let [mut cogen_bin, hyper_bin]: [PathBuf; 2] =
+        beside_self(&["cogen_tls_hello", "hyper_tls_hello"], BUILD)?
             .try_into()
             .map_err(|_| io::Error::other("two paths expected"))?;
+    if let Some(other) = std::env::var_os("COGEN_TLS_BENCH_COGEN") {
+        cogen_bin = PathBuf::from(other);
+        println!("tls_bench: cogen server {}", cogen_bin.display());
+    }
     if !is_release(&cogen_bin) || !is_release(&hyper_bin) {
         eprintln!("tls_bench: warning: not a release build; the figures mean little");
     }
@@ -229,9 +296,11 @@ fn run(cfg: &Config) -> io::Result<()> {
     pin_to_cpu(LOAD_CPU)?;
     let certs = Certs::new()?;
     let client = certs.client()?;
+    let heap_file = |name: &str| certs.dir.join(format!("{name}.heap"));
     let start = |name: &'static str, bin: &PathBuf| {
         let mut cmd = Command::new(bin);
         cmd.args(["--addr", "127.0.0.1:0"]).args(certs.args());
+        cmd.env(cogen_bench::heap::HEAP_FILE_ENV, heap_file(name));
         Server::start(name, cmd, SERVER_CPU)
     };
     let servers = [start("cogen", &cogen_bin)?, start("hyper", &hyper_bin)?];
@@ -244,11 +313,15 @@ fn run(cfg: &Config) -> io::Result<()> {
         println!("{} server: pid {}, {}: {}", s.name, s.pid(), s.addr, probe(s.addr, &client)?);
     }
     // First, on fresh processes: heap freed by the load phases would hide the growth.
-    let idle: Vec<f64> =
-        servers.iter().map(|s| idle_bytes(s, &client, cfg.idle)).collect::<io::Result<_>>()?;
-    // [server][measure] -> per round (requests/s, requests/CPU-s)
-    let mut runs: [[Vec<(f64, f64)>; 2]; 2] = Default::default();
-    for round in 0..cfg.rounds {
+    std::thread::sleep(Duration::from_millis(200)); // both have published a first figure
+    let idle: Vec<Vec<Growth>> = servers
+        .iter()
+        .map(|s| idle_growth(s, &heap_file(s.name), &client, &cfg.idle))
+        .collect::<io::Result<_>>()?;
+    // [server][measure] -> per round (requests/s, requests/CPU-s, user share)
+    let mut runs: [[Vec<Measured>; 2]; 2] = Default::default();
+    let rounds = if cfg.memory_only { 0 } else { cfg.rounds };
+    for round in 0..rounds {
         let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for &i in &order {
             for (m, close) in [false, true].into_iter().enumerate() {
@@ -256,21 +329,35 @@ fn run(cfg: &Config) -> io::Result<()> {
             }
         }
     }
-    let col = |i: usize, m: usize, f: fn(&(f64, f64)) -> f64| -> Vec<f64> {
+    let col = |i: usize, m: usize, f: fn(&Measured) -> f64| -> Vec<f64> {
         runs[i][m].iter().map(f).collect()
     };
-    let rows = [
-        Row::runs("keep-alive req/s", &col(0, 0, |r| r.0), &col(1, 0, |r| r.0), Target::None),
-        Row::runs(
-            "keep-alive req/CPU-s",
-            &col(0, 0, |r| r.1),
-            &col(1, 0, |r| r.1),
-            Target::AtLeast(1.1),
-        ),
-        Row::runs("handshakes/s", &col(0, 1, |r| r.0), &col(1, 1, |r| r.0), Target::None),
-        Row::runs("handshakes/CPU-s", &col(0, 1, |r| r.1), &col(1, 1, |r| r.1), Target::None),
-        Row::new("bytes per idle TLS conn", idle[0], idle[1], Target::AtMost(0.5)),
-    ];
+    let mut rows = if cfg.memory_only {
+        Vec::new()
+    } else {
+        vec![
+            Row::runs("keep-alive req/s", &col(0, 0, |r| r.0), &col(1, 0, |r| r.0), Target::None),
+            Row::runs(
+                "keep-alive req/CPU-s",
+                &col(0, 0, |r| r.1),
+                &col(1, 0, |r| r.1),
+                Target::AtLeast(1.1),
+            ),
+            Row::runs(
+                "keep-alive user share of CPU",
+                &col(0, 0, |r| r.2),
+                &col(1, 0, |r| r.2),
+                Target::None,
+            ),
+            Row::runs("handshakes/s", &col(0, 1, |r| r.0), &col(1, 1, |r| r.0), Target::None),
+            Row::runs("handshakes/CPU-s", &col(0, 1, |r| r.1), &col(1, 1, |r| r.1), Target::None),
+        ]
+    };
+    for (k, n) in cfg.idle.iter().enumerate() {
+        let what = |m: &str| format!("{m} per idle TLS conn ({n})");
+        rows.push(Row::new(what("heap B"), idle[0][k].1, idle[1][k].1, Target::AtMost(0.5)));
+        rows.push(Row::new(what("VmRSS B"), idle[0][k].0, idle[1][k].0, Target::None));
+    }
     println!();
     report::print(&rows, "hyper");
     if cfg.quick {

@@ -5,14 +5,15 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-use cogen_core::{
-    Direction, Event, OpContext, OpOptions, Operation, Outcome, Processed, RunStatus,
-};
-use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+use cogen_core::{Event, OpContext, OpOptions, Operation, Outcome, Processed, RunStatus};
+use rustls::server::UnbufferedServerConnection;
+use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig};
 use rustls_pki_types::ServerName;
 
-use super::io::{Flush, SockIo, flush, protocol_error};
-use super::op::{Drive, Parked, Step, settle};
+use super::io::SockIo;
+use super::op::{Drive, Parked, settle};
+use super::server_session::ServerSession;
+use super::session::Session;
 use super::stream::TlsStream;
 use crate::net::TcpStream;
 use crate::net::source::{inherit_socket_timeout, is_io_wake, timed_out};
@@ -74,12 +75,18 @@ use crate::net::source::{inherit_socket_timeout, is_io_wake, timed_out};
 #[derive(Clone)]
 pub struct TlsAcceptor {
     config: Arc<ServerConfig>,
+    /// `config` with a certificate resolver that records the SNI name (see `sni`).
+    recording: Arc<ServerConfig>,
 }
 
 impl TlsAcceptor {
     /// An acceptor for `config` (its certificates, ALPN protocols, versions).
+    ///
+    /// Connections run on rustls's unbuffered server connection, with buffers of their own
+    /// that an idle connection does not keep.
     pub fn new(config: Arc<ServerConfig>) -> Self {
-        TlsAcceptor { config }
+        let recording = super::sni::recording(&config);
+        TlsAcceptor { config, recording }
     }
 
     /// The handshake of an accepted connection, as an operation giving the [`TlsStream`].
@@ -94,7 +101,8 @@ impl TlsAcceptor {
     /// alert from the client, no certificate for the requested name); `UnexpectedEof` if the
     /// client closes during the handshake; the socket's error.
     pub fn accept(&self, tcp: TcpStream) -> Handshake {
-        let conn = ServerConnection::new(self.config.clone()).map(Connection::Server);
+        let conn = UnbufferedServerConnection::new(self.recording.clone())
+            .map(|c| Session::Server(ServerSession::new(c)));
         Handshake::new(tcp, conn.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e)), None)
     }
 
@@ -161,7 +169,7 @@ impl TlsConnector {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
             .and_then(|name| {
                 ClientConnection::new(self.config.clone(), name)
-                    .map(Connection::Client)
+                    .map(|c| Session::Client(Box::new(Connection::Client(c))))
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
             });
         Handshake::new(tcp, conn, Some(server_name.to_owned()))
@@ -192,7 +200,7 @@ pub struct Handshake {
 }
 
 impl Handshake {
-    fn new(tcp: TcpStream, conn: io::Result<Connection>, sni: Option<String>) -> Self {
+    fn new(tcp: TcpStream, conn: io::Result<Session>, sni: Option<String>) -> Self {
         let stream = conn.map(|c| TlsStream::new(tcp, c, sni));
         Handshake {
             stream: Some(stream),
@@ -206,7 +214,7 @@ impl Handshake {
         let Some(Ok(tls)) = &self.stream else { return Drive::Finished(Ok(())) };
         let src = &tls.tcp.src;
         let io = SockIo::new(src, check_ready && !cx.ops_greedy());
-        let step = advance(&mut tls.conn.borrow_mut(), &io);
+        let step = tls.conn.borrow_mut().handshake(&io);
         match settle(step, src, &mut self.parked, cx) {
             Drive::Finished(Ok(())) => Drive::Finished(Ok(())),
             Drive::Finished(Err(e)) => {
@@ -214,42 +222,6 @@ impl Handshake {
                 Drive::Finished(Ok(()))
             }
             Drive::Waiting { progressed } => Drive::Waiting { progressed },
-        }
-    }
-}
-
-/// One pass of the handshake: flush what is queued, then read and process records, until
-/// the handshake is over and nothing is left to send, or the socket would block.
-fn advance(conn: &mut Connection, io: &SockIo<'_>) -> Step<()> {
-    let mut progressed = false;
-    loop {
-        match flush(conn, io) {
-            Flush::Done { progressed: p } => progressed |= p,
-            Flush::Blocked { progressed: p } => {
-                return Step::Blocked { dir: Direction::Write, progressed: progressed || p };
-            }
-            Flush::Failed(e) => return Step::Done(Err(e)),
-        }
-        if !conn.is_handshaking() {
-            return Step::Done(Ok(()));
-        }
-        match io.read_tls(conn) {
-            Ok(0) => {
-                return Step::Done(Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the peer closed the connection during the TLS handshake",
-                )));
-            }
-            Ok(_) => {
-                progressed = true;
-                if let Err(e) = conn.process_new_packets() {
-                    return Step::Done(Err(protocol_error(conn, io, e)));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Step::Blocked { dir: Direction::Read, progressed };
-            }
-            Err(e) => return Step::Done(Err(e)),
         }
     }
 }

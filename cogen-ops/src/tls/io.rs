@@ -54,6 +54,32 @@ impl<'s> SockIo<'s> {
         }
     }
 
+    /// Receives bytes into `buf`: `Ok(0)` at end of stream.
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.ready(Direction::Read) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut sock = SockReader { sock: &self.src.sock, short: false };
+        let n = retry(|| sock.read(buf))?;
+        if n > 0 && sock.short {
+            self.note_drained(Direction::Read);
+        }
+        Ok(n)
+    }
+
+    /// Sends bytes from `buf`: how many the socket took.
+    pub(crate) fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        if !self.ready(Direction::Write) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut sock = SockWriter { sock: &self.src.sock, short: false };
+        let n = retry(|| sock.write(buf))?;
+        if sock.short {
+            self.note_drained(Direction::Write);
+        }
+        Ok(n)
+    }
+
     /// Reads TLS records from the socket into `conn`: `Ok(0)` at end of stream.
     pub(crate) fn read_tls(&self, conn: &mut Connection) -> io::Result<usize> {
         if !self.ready(Direction::Read) {
@@ -201,13 +227,18 @@ pub(crate) fn with_plaintext<T>(
 /// The error for the end of the transport without `close_notify`.
 fn truncation(e: io::Error) -> io::Error {
     if e.kind() == io::ErrorKind::UnexpectedEof || e.kind() == io::ErrorKind::WouldBlock {
-        io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the peer closed the connection without a TLS close_notify (truncated)",
-        )
+        truncation_error()
     } else {
         e
     }
+}
+
+/// A close without `close_notify`: `UnexpectedEof`.
+pub(crate) fn truncation_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the peer closed the connection without a TLS close_notify (truncated)",
+    )
 }
 
 /// A rustls protocol error as `InvalidData`, after one try to send the alert rustls queued

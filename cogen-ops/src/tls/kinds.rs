@@ -2,26 +2,26 @@
 //! plaintext buffer, writes that complete once their records are in the kernel, and the
 //! `close_notify` shutdown.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::Shutdown;
 
 use cogen_core::Direction;
 
 use std::convert::Infallible;
 
-use super::io::{Flush, Plain, SockIo, flush, with_plaintext};
+use super::io::{Flush, Plain, SockIo};
 use super::op::{Step, TlsKind};
 use super::stream::TlsStream;
 
 /// One step of reading: `take` gets the first chunk of plaintext (see
-/// [`with_plaintext`]); `Ok(None)` at a clean end of stream; the blocked or failed step
+/// `Session::with_plaintext`); `Ok(None)` at a clean end of stream; the blocked or failed step
 /// otherwise.
 fn plaintext<T>(
     tls: &TlsStream,
     io: &SockIo<'_>,
     take: impl FnOnce(&[u8]) -> (usize, T),
 ) -> Result<Option<T>, Step<Infallible>> {
-    match with_plaintext(&mut tls.conn.borrow_mut(), io, take) {
+    match tls.conn.borrow_mut().with_plaintext(io, take) {
         Plain::Got(t) => Ok(Some(t)),
         Plain::Eof => Ok(None),
         Plain::Blocked { progressed } => Err(Step::Blocked { dir: Direction::Read, progressed }),
@@ -175,7 +175,11 @@ impl TlsKind for ReadLineKind {
 
 /// Flushes queued records: `None` when all went, else the blocked or failed step.
 fn flush_step<T>(tls: &TlsStream, io: &SockIo<'_>, progressed: &mut bool) -> Option<Step<T>> {
-    match flush(&mut tls.conn.borrow_mut(), io) {
+    let mut conn = tls.conn.borrow_mut();
+    if !conn.needs_flush() {
+        return None;
+    }
+    match conn.flush(io) {
         Flush::Done { progressed: p } => {
             *progressed |= p;
             None
@@ -189,7 +193,7 @@ fn flush_step<T>(tls: &TlsStream, io: &SockIo<'_>, progressed: &mut bool) -> Opt
 
 /// Hands plaintext to rustls (up to its send-buffer limit): how much it took.
 fn encrypt(tls: &TlsStream, data: &[u8]) -> io::Result<usize> {
-    tls.conn.borrow_mut().writer().write(data)
+    tls.conn.borrow_mut().encrypt(data)
 }
 
 /// `write(data)`: one batch of records; how many plaintext bytes they carry. Complete once

@@ -1,9 +1,16 @@
 //! TLS on rustls: encrypted TCP streams whose handshake, reads and writes are operations.
 //!
-//! rustls is sans-I/O: a connection object takes records (`read_tls`), decrypts them
-//! (`process_new_packets`) and queues records to send (`write_tls`). Here a TLS read is a
-//! socket read plus a decrypt, parked in the reactor like any other socket operation when a
-//! record is incomplete; a write encrypts and completes once its records are in the kernel.
+//! rustls is sans-I/O: a connection object takes records, decrypts them and gives records to
+//! send. Here a TLS read is a socket read plus a decrypt, parked in the reactor like any other
+//! socket operation when a record is incomplete; a write encrypts and completes once its
+//! records are in the kernel.
+//!
+//! A server stream runs on rustls's unbuffered connection (`UnbufferedServerConnection`) with
+//! buffers of its own, which it holds only while they hold bytes: an idle server connection
+//! keeps no record buffer (rustls's buffered connection keeps at least 4 KiB), receives go
+//! through one per-thread buffer, and a response goes out with one `send`. A client stream
+//! runs on rustls's buffered `ClientConnection` (a client rarely holds thousands of idle
+//! connections).
 //!
 //! - [`TlsAcceptor`] / [`TlsConnector`]: a shared rustls configuration; `accept(tcp)` and
 //!   `connect(name, tcp)` give a [`Handshake`] operation.
@@ -32,6 +39,9 @@ mod io;
 pub mod kinds;
 mod op;
 mod pem;
+mod server_session;
+mod session;
+mod sni;
 mod stream;
 
 pub use handshake::{Handshake, TlsAcceptor, TlsConnector};

@@ -9,12 +9,13 @@ use std::net::{Shutdown, SocketAddr};
 use rustls::Connection;
 use rustls_pki_types::CertificateDer;
 
-use super::io::{SockIo, flush};
+use super::io::SockIo;
 use super::kinds::{
     ReadExactKind, ReadIntoKind, ReadKind, ReadLineKind, ReadableKind, ShutdownKind, WriteAllKind,
     WriteKind,
 };
 use super::op::TlsOp;
+use super::session::Session;
 use crate::net::TcpStream;
 use crate::net::buffer::ReadBuffer;
 
@@ -59,14 +60,14 @@ pub type TlsShutdown<'a> = TlsOp<'a, ShutdownKind>;
 /// See [`TlsAcceptor`](super::TlsAcceptor) for a server and a client talking over TLS.
 pub struct TlsStream {
     pub(crate) tcp: TcpStream,
-    pub(crate) conn: RefCell<Connection>,
+    pub(crate) conn: RefCell<Session>,
     pub(crate) rbuf: RefCell<ReadBuffer>,
     /// The SNI name a client connected with (a server reads it from the connection).
     pub(crate) sni: Option<String>,
 }
 
 impl TlsStream {
-    pub(crate) fn new(tcp: TcpStream, conn: Connection, sni: Option<String>) -> Self {
+    pub(crate) fn new(tcp: TcpStream, conn: Session, sni: Option<String>) -> Self {
         TlsStream { tcp, conn: RefCell::new(conn), rbuf: RefCell::default(), sni }
     }
 
@@ -137,14 +138,14 @@ impl TlsStream {
         if how != Shutdown::Read {
             let mut conn = self.conn.borrow_mut();
             conn.send_close_notify();
-            let _ = flush(&mut conn, &SockIo::new(&self.tcp.src, false));
+            let _ = conn.flush(&SockIo::new(&self.tcp.src, false));
         }
         self.tcp.src.sock.shutdown(how)
     }
 
     /// The ALPN protocol both sides agreed on, if any (`b"http/1.1"`, ...).
     pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
-        self.conn.borrow().alpn_protocol().map(<[u8]>::to_vec)
+        self.conn.borrow().common().alpn_protocol().map(<[u8]>::to_vec)
     }
 
     /// The certificate chain the peer presented, end entity first (a server's; a client's
@@ -152,6 +153,7 @@ impl TlsStream {
     pub fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
         self.conn
             .borrow()
+            .common()
             .peer_certificates()
             .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
     }
@@ -162,26 +164,45 @@ impl TlsStream {
         if let Some(name) = &self.sni {
             return Some(name.clone());
         }
-        match &*self.conn.borrow() {
-            Connection::Server(s) => s.server_name().map(str::to_owned),
-            Connection::Client(_) => None,
-        }
+        self.conn.borrow().requested_name()
     }
 
     /// The negotiated protocol version.
     pub fn protocol_version(&self) -> Option<rustls::ProtocolVersion> {
-        self.conn.borrow().protocol_version()
+        self.conn.borrow().common().protocol_version()
     }
 
     /// The negotiated cipher suite.
     pub fn cipher_suite(&self) -> Option<rustls::SupportedCipherSuite> {
-        self.conn.borrow().negotiated_cipher_suite()
+        self.conn.borrow().common().negotiated_cipher_suite()
     }
 
-    /// The rustls connection, for what is not wrapped here. Do not hold the borrow across a
-    /// `yield_!` of this stream's operations (they borrow it mutably).
-    pub fn connection(&self) -> Ref<'_, Connection> {
-        self.conn.borrow()
+    /// The rustls connection of a client stream, for what is not wrapped here; `None` for a
+    /// server stream, which runs on rustls's unbuffered connection (see
+    /// [`common_state`](Self::common_state)). Do not hold the borrow across a `yield_!` of
+    /// this stream's operations (they borrow it mutably).
+    pub fn connection(&self) -> Option<Ref<'_, Connection>> {
+        Ref::filter_map(self.conn.borrow(), |s| match s {
+            Session::Client(conn) => Some(&**conn),
+            Session::Server(_) => None,
+        })
+        .ok()
+    }
+
+    /// The rustls state both sides share (negotiated parameters, handshake kind, ...). Do not
+    /// hold the borrow across a `yield_!` of this stream's operations.
+    pub fn common_state(&self) -> Ref<'_, rustls::CommonState> {
+        Ref::map(self.conn.borrow(), Session::common)
+    }
+
+    /// Bytes of received, decrypted or not-yet-sent data this stream's TLS session holds
+    /// in buffers of its own, beyond [`buffered`](Self::buffered): 0 for an idle server
+    /// stream (a client stream's rustls buffers are not counted).
+    pub fn session_buffers(&self) -> usize {
+        match &*self.conn.borrow() {
+            Session::Server(s) => s.buffered_bytes(),
+            Session::Client(_) => 0,
+        }
     }
 
     /// Plaintext received but not yet read (kept by `read_line` or a failed `read_exact`).
@@ -217,8 +238,8 @@ impl TlsStream {
 impl fmt::Debug for TlsStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let side = match self.conn.try_borrow().as_deref() {
-            Ok(Connection::Client(_)) => "client",
-            Ok(Connection::Server(_)) => "server",
+            Ok(Session::Client(_)) => "client",
+            Ok(Session::Server(_)) => "server",
             Err(_) => "(busy)",
         };
         f.debug_struct("TlsStream")
