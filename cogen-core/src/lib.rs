@@ -52,6 +52,7 @@ mod scheduler;
 mod signal;
 mod task;
 mod timer;
+pub mod time;
 
 pub use builder::{
     DEFAULT_BUFFER_SIZE, DEFAULT_REACTOR_RESOLUTION, PanicHook, PanicReport, SchedulerBuilder,

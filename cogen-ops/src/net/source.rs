@@ -12,7 +12,6 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::time::Instant;
 
 use cogen_core::{
     Direction, Event, IoRegistration, OpContext, OpOptions, Operation, Outcome, Placement,
@@ -124,7 +123,7 @@ impl<'a, K: IoKind> IoOp<'a, K> {
                 Step::Finished
             }
             TryIo::Backoff(after) => {
-                cx.wake_at(Instant::now() + after);
+                cx.wake_at(cx.read_clock() + after);
                 Step::Waiting { progressed: false }
             }
         }
