@@ -50,6 +50,7 @@ mod registration;
 mod remote;
 mod scheduler;
 mod signal;
+pub mod sim;
 mod task;
 mod timer;
 pub mod time;

@@ -133,6 +133,9 @@ pub(crate) struct SourceSlab {
     free: Vec<usize>,
     /// Parked readers and writers over all sources: while any, `run` keeps going.
     waiting: usize,
+    /// Operations a simulated driver woke and holds for the next poll (always 0 on the OS
+    /// driver): they count as waiting, or `run` would end with their wakes undelivered.
+    queued: usize,
 }
 
 impl SourceSlab {
@@ -233,9 +236,9 @@ impl SourceSlab {
         Some(src)
     }
 
-    /// Parked readers and writers.
+    /// Parked readers and writers (and wakes a simulated driver holds).
     pub(crate) fn waiting(&self) -> usize {
-        self.waiting
+        self.waiting + self.queued
     }
 }
 
@@ -291,9 +294,12 @@ impl ReactorShared {
         let Driver::Sim(ready) = &self.driver else { return };
         let mut sources = self.sources.borrow_mut();
         let seen = Seen { readable, writable, failed: false };
-        if let Some(src) = sources.make_ready(key, seen, &mut ready.borrow_mut()) {
+        let mut ready = ready.borrow_mut();
+        let before = ready.len();
+        if let Some(src) = sources.make_ready(key, seen, &mut ready) {
             src.ended |= ended;
         }
+        sources.queued += ready.len() - before;
     }
 
     /// Arms a oneshot source again for the directions that have a parked operation (nothing if
@@ -377,6 +383,14 @@ impl Reactor {
         self.shared.sources.borrow().waiting()
     }
 
+    /// True if a simulated driver holds wakes for the next poll.
+    pub(crate) fn has_pending(&self) -> bool {
+        match &self.shared.driver {
+            Driver::Os => false,
+            Driver::Sim(ready) => !ready.borrow().is_empty(),
+        }
+    }
+
     /// Counts `steps` loop steps run while coroutines stay runnable; true once
     /// [`EVENT_INTERVAL`] have run since the last poll (time to poll with a zero timeout).
     pub(crate) fn poll_due(&mut self, steps: u32) -> bool {
@@ -395,6 +409,7 @@ impl Reactor {
         if let Driver::Sim(ready) = &self.shared.driver {
             // Simulated: never wait (virtual time is moved by the simulation between passes).
             out.append(&mut ready.borrow_mut());
+            self.shared.sources.borrow_mut().queued = 0;
             return Ok(());
         }
         #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]

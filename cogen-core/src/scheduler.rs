@@ -398,6 +398,41 @@ impl Scheduler {
         Ok(PassOutcome::Busy)
     }
 
+    /// The reactor's shared state (the simulation registers its sockets there).
+    pub(crate) fn reactor_shared(&self) -> &Rc<crate::reactor::ReactorShared> {
+        &self.core.reactor.shared
+    }
+
+    /// True if a pass at `now` would do something: a coroutine is runnable, readiness or a
+    /// wake is waiting to be delivered, or a timer is due (the simulation's test).
+    pub(crate) fn has_work(&self, now: Instant) -> bool {
+        let core = &self.core;
+        !core.active.is_empty()
+            || core.reactor.has_pending()
+            || core.local_waker.has_pending()
+            || core.remote.has_pending_wakes()
+            || core.timers.next_deadline().is_some_and(|d| d <= now)
+    }
+
+    /// The earliest live timer's deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.core.timers.next_deadline()
+    }
+
+    /// True if a remote waker of a current wait is still to fire.
+    pub(crate) fn remote_waiting(&self) -> bool {
+        let core = &self.core;
+        core.remote.any_armed(|t| core.is_waiting(t)) || core.remote.has_pending_wakes()
+    }
+
+    /// Puts the runnable coroutines in an order drawn from `rng`, and returns a fingerprint
+    /// of that order (the simulation's scheduling choice).
+    pub(crate) fn shuffle_active(&mut self, rng: &mut crate::sim::rng::Rng) -> u64 {
+        let active = self.core.active.make_contiguous();
+        rng.shuffle(active);
+        active.iter().fold(0, |h, id| crate::sim::rng::mix(h, u64::from(id.index)))
+    }
+
     /// An iterator that runs one loop pass per `next()` (the original's `iter_run`), ending
     /// when [`run`](Scheduler::run) would return. Each item is the pass's outcome.
     ///

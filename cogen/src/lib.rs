@@ -76,7 +76,7 @@ pub use cogen_ops::process;
 /// [`TlsConnector`](tls::TlsConnector), [`TlsStream`](tls::TlsStream).
 #[cfg(feature = "tls")]
 pub use cogen_ops::tls;
-pub use cogen_core::time;
+pub use cogen_core::{sim, time};
 pub use cogen_ops::{bridge, channel, events, net, queue};
 
 pub mod runtime;
