@@ -215,3 +215,38 @@ fn what_is_not_simulated_fails_with_unsupported() -> Result<(), Error> {
     assert_eq!(result(h)?.map_err(|e| e.kind()), Err(ErrorKind::Unsupported));
     Ok(())
 }
+
+#[coro]
+fn echo_once(at: SocketAddr) -> io::Result<()> {
+    let listener = TcpListener::bind(at)?;
+    let (conn, _) = yield_!(listener.accept())?;
+    let data = yield_!(conn.read(100))?;
+    yield_!(conn.write_all(&data))?;
+    Ok(())
+}
+
+#[coro]
+fn ping(to: SocketAddr) -> io::Result<Vec<u8>> {
+    let sock = yield_!(TcpStream::connect(to))?;
+    yield_!(Sleep::new(Duration::from_secs(1))); // the partition starts meanwhile
+    yield_!(sock.write_all(b"ping"))?;
+    yield_!(sock.read(100))
+}
+
+#[test]
+fn a_partition_holds_traffic_until_it_heals_and_times_out_connects() -> Result<(), Error> {
+    let (mut sim, a, b) = two_hosts(8)?;
+    let at = addr("10.0.0.1:80")?;
+    a.spawn(echo_once(at));
+    let pinger = b.spawn(ping(at));
+    sim.run_for(Duration::from_millis(500))?;
+    sim.partition(&a, &b);
+    let cut_off = b.spawn(connect(addr("10.0.0.1:81")?));
+    sim.run_for(Duration::from_secs(10))?;
+    assert!(pinger.take_result().is_none(), "no echo across the partition");
+    assert_eq!(result(cut_off)?.map_err(|e| e.kind()), Err(ErrorKind::TimedOut));
+    sim.heal(&a, &b);
+    sim.run()?;
+    assert_eq!(result(pinger)??, b"ping");
+    Ok(())
+}

@@ -26,6 +26,7 @@
 //!
 //! Every delivery and every scheduling choice is folded into [`Sim::trace_hash`].
 
+mod check;
 pub(crate) mod net;
 pub(crate) mod rng;
 pub mod socket;
@@ -48,6 +49,8 @@ use crate::time::{Clock, ClockGuard, VirtualClock};
 use net::{HostId, LinkConf, Net, World};
 use rng::{Rng, mix};
 use socket::HostGuard;
+
+pub use check::{CheckFailure, SEED_VAR, check};
 
 /// How long the runner sleeps (real time) when the only thing left is a wake from another
 /// thread (a `Blocking` closure, say): such wakes come at wall-clock speed.
@@ -127,6 +130,24 @@ impl Sim {
     /// The link between `a` and `b` (both ways), to configure.
     pub fn link(&mut self, a: &Host, b: &Host) -> Link<'_> {
         Link { sim: self, a: a.inner.ip, b: b.inner.ip }
+    }
+
+    /// Cuts hosts `a` and `b` off from each other: what they send each other is held (a
+    /// connect across the cut waits, and times out if the cut outlasts its timeout) until
+    /// [`heal`](Self::heal). From a coroutine, use a [`handle`](Self::handle).
+    pub fn partition(&mut self, a: &Host, b: &Host) {
+        self.handle().partition(a, b);
+    }
+
+    /// Reconnects `a` and `b`: what was held arrives after the link's latency, in order.
+    pub fn heal(&mut self, a: &Host, b: &Host) {
+        self.handle().heal(a, b);
+    }
+
+    /// A handle to the network that coroutines can hold (to cut and heal links from inside
+    /// a scenario).
+    pub fn handle(&self) -> SimHandle {
+        SimHandle { world: Rc::clone(&self.world) }
     }
 
     /// Virtual time since the simulation was made.
@@ -358,6 +379,59 @@ impl Host {
 impl fmt::Debug for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Host").field("ip", &self.inner.ip).finish_non_exhaustive()
+    }
+}
+
+/// A handle to a simulation's network, for coroutines: partitions and heals.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cogen::prelude::*;
+/// use cogen::sim::{Host, Sim, SimHandle};
+///
+/// #[coro]
+/// fn flaky(net: SimHandle, a: Host, b: Host) {
+///     net.partition(&a, &b);
+///     yield_!(Sleep::new(Duration::from_secs(30)));
+///     net.heal(&a, &b);
+/// }
+///
+/// let mut sim = Sim::new(3);
+/// let a = sim.host("10.0.0.1".parse().map_err(std::io::Error::other)?)?;
+/// let b = sim.host("10.0.0.2".parse().map_err(std::io::Error::other)?)?;
+/// a.spawn(flaky(sim.handle(), a.clone(), b.clone()));
+/// sim.run()?;
+/// assert_eq!(sim.elapsed(), Duration::from_secs(30));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct SimHandle {
+    world: Rc<World>,
+}
+
+impl SimHandle {
+    /// As [`Sim::partition`].
+    pub fn partition(&self, a: &Host, b: &Host) {
+        self.world.net.borrow_mut().partition(a.inner.ip, b.inner.ip);
+    }
+
+    /// As [`Sim::heal`].
+    pub fn heal(&self, a: &Host, b: &Host) {
+        let now = self.world.now();
+        self.world.net.borrow_mut().heal(now, a.inner.ip, b.inner.ip);
+    }
+
+    /// Virtual time since the simulation was made.
+    pub fn elapsed(&self) -> Duration {
+        self.world.clock.elapsed()
+    }
+}
+
+impl fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimHandle").finish_non_exhaustive()
     }
 }
 

@@ -21,7 +21,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::rc::Rc;
@@ -168,6 +168,14 @@ impl Ord for InFlight {
     }
 }
 
+/// A segment waiting for a partition to heal.
+struct Held {
+    from: Option<usize>,
+    src: IpAddr,
+    dst: IpAddr,
+    segment: Segment,
+}
+
 /// The latency range of a link, each way.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LinkConf {
@@ -183,6 +191,11 @@ pub(crate) struct Net {
     listener_slots: Vec<Option<Listener>>,
     endpoints: Vec<Endpoint>,
     queue: BinaryHeap<Reverse<InFlight>>,
+    /// Host pairs cut off from each other.
+    partitions: HashSet<(IpAddr, IpAddr)>,
+    /// Segments sent across a partition, in sending order: delivered once it heals (as
+    /// TCP's retransmissions would).
+    held: Vec<Held>,
     seq: u64,
     rng: Rng,
     /// The fingerprint of every delivery (and, from the runner, every scheduling choice).
@@ -198,6 +211,8 @@ impl Net {
             listener_slots: Vec::new(),
             endpoints: Vec::new(),
             queue: BinaryHeap::new(),
+            partitions: HashSet::new(),
+            held: Vec::new(),
             seq: 0,
             // A generator of its own, so that network draws and scheduling draws do not
             // shift each other when only one side changes.
@@ -226,6 +241,27 @@ impl Net {
         self.links.insert(link_key(a, b), conf);
     }
 
+    /// Cuts `a` and `b` off from each other: segments between them are held until they heal.
+    pub(crate) fn partition(&mut self, a: IpAddr, b: IpAddr) {
+        self.partitions.insert(link_key(a, b));
+        self.trace = mix(self.trace, 0x5041_5254);
+    }
+
+    /// Reconnects `a` and `b`: what was held is sent now, in its order.
+    pub(crate) fn heal(&mut self, now: Instant, a: IpAddr, b: IpAddr) {
+        let key = link_key(a, b);
+        if !self.partitions.remove(&key) {
+            return;
+        }
+        self.trace = mix(self.trace, 0x4845_414C);
+        let (now_held, still): (Vec<Held>, Vec<Held>) =
+            std::mem::take(&mut self.held).into_iter().partition(|h| link_key(h.src, h.dst) == key);
+        self.held = still;
+        for h in now_held {
+            self.send(now, h.from, h.src, h.dst, h.segment);
+        }
+    }
+
     fn latency(&mut self, a: IpAddr, b: IpAddr) -> Duration {
         let conf = self
             .links
@@ -243,6 +279,10 @@ impl Net {
     /// Sends `segment` from endpoint `from` (in order after its earlier segments), or, with
     /// no endpoint, from address `src` to `dst`.
     fn send(&mut self, now: Instant, from: Option<usize>, src: IpAddr, dst: IpAddr, s: Segment) {
+        if self.partitions.contains(&link_key(src, dst)) {
+            self.held.push(Held { from, src, dst, segment: s });
+            return;
+        }
         let mut at = now + self.latency(src, dst);
         if let Some(ep) = from {
             let ep = &mut self.endpoints[ep];
