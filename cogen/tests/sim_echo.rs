@@ -27,6 +27,18 @@ fn equal_seeds_give_equal_traces_and_different_seeds_differ() -> Result<(), Erro
     Ok(())
 }
 
+/// How many distinct traces 1,000 seeds give (4 echo clients of 10 lines each, over links
+/// that jitter between 1 and 20 ms).
+#[test]
+fn a_thousand_seeds_explore_distinct_orders() -> Result<(), Error> {
+    let started = Instant::now();
+    let distinct: std::collections::HashSet<u64> =
+        (0..1000).map(|seed| echo_run(seed, 4, 10).map(|r| r.0)).collect::<Result<_, _>>()?;
+    eprintln!("1,000 seeds: {} distinct traces in {:?}", distinct.len(), started.elapsed());
+    assert!(distinct.len() > 900, "only {} distinct traces", distinct.len());
+    Ok(())
+}
+
 /// 100 clients, each sending a line every 10 s for one hour of virtual time (360 lines each,
 /// 36,000 round trips in all).
 #[test]

@@ -208,3 +208,22 @@ fn now_is_real_outside_a_simulation() {
     let now = cogen::time::now();
     assert!(now >= before);
 }
+
+#[coro]
+fn off_thread() -> Result<u32, Error> {
+    yield_!(Sleep::new(Duration::from_secs(10)));
+    yield_!(Blocking::new(|| 6 * 7))
+}
+
+/// A `Blocking` closure's wake comes from another thread, in real time: the runner waits
+/// for it rather than ending the run as stalled.
+#[test]
+fn a_blocking_closure_completes_under_simulation() -> Result<(), Error> {
+    let mut sim = Sim::new(4);
+    let host = sim.host("10.0.0.1".parse().map_err(std::io::Error::other)?)?;
+    let h = host.spawn(off_thread());
+    sim.run()?;
+    assert_eq!(h.take_result().transpose()?.transpose()?, Some(42));
+    assert_eq!(sim.elapsed(), Duration::from_secs(10));
+    Ok(())
+}

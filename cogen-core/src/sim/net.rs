@@ -217,7 +217,7 @@ impl Net {
             // A generator of its own, so that network draws and scheduling draws do not
             // shift each other when only one side changes.
             rng: Rng::new(seed ^ 0x6E65_7477_6F72_6B00),
-            trace: mix(0, seed),
+            trace: 0,
         }
     }
 
