@@ -52,8 +52,8 @@ mod scheduler;
 mod signal;
 pub mod sim;
 mod task;
-mod timer;
 pub mod time;
+mod timer;
 
 pub use builder::{
     DEFAULT_BUFFER_SIZE, DEFAULT_REACTOR_RESOLUTION, PanicHook, PanicReport, SchedulerBuilder,

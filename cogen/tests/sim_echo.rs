@@ -47,9 +47,8 @@ fn hundred_clients_for_an_hour_of_virtual_time() -> Result<(), Error> {
     sim.link(&a, &b).latency(Duration::from_millis(1), Duration::from_millis(20));
     let server = addr("10.0.0.1:7")?;
     a.spawn(echo_server(server));
-    let clients: Vec<_> = (0..100)
-        .map(|id| b.spawn(echo_client(server, id, 360, Duration::from_secs(10))))
-        .collect();
+    let clients: Vec<_> =
+        (0..100).map(|id| b.spawn(echo_client(server, id, 360, Duration::from_secs(10)))).collect();
     let started = Instant::now();
     sim.run_for(Duration::from_secs(3700))?;
     let real = started.elapsed();

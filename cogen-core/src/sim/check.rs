@@ -60,7 +60,10 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for CheckFailure<E> {}
 /// assert!(seeds == 10 || std::env::var("COGEN_SIM_SEED").is_ok());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn check<E, F>(seeds: impl IntoIterator<Item = u64>, mut scenario: F) -> Result<usize, CheckFailure<E>>
+pub fn check<E, F>(
+    seeds: impl IntoIterator<Item = u64>,
+    mut scenario: F,
+) -> Result<usize, CheckFailure<E>>
 where
     E: fmt::Display + From<std::io::Error>,
     F: FnMut(&mut Sim) -> Result<(), E>,

@@ -107,8 +107,10 @@ impl Sim {
     /// A simulation whose every random choice (latencies, the order of ready coroutines and
     /// hosts) comes from `seed`.
     pub fn new(seed: u64) -> Self {
-        let world =
-            Rc::new(World { clock: Rc::new(VirtualClock::new()), net: RefCell::new(Net::new(seed)) });
+        let world = Rc::new(World {
+            clock: Rc::new(VirtualClock::new()),
+            net: RefCell::new(Net::new(seed)),
+        });
         Sim { world, hosts: Vec::new(), rng: Rng::new(seed) }
     }
 
@@ -280,11 +282,10 @@ impl Drop for Sim {
 impl HostInner {
     /// Starts a fresh scheduler on this host.
     fn boot(&self) -> Result<(), Error> {
-        let sched = Scheduler::simulated(
-            Config::default(),
-            Clock::Virtual(Rc::clone(&self.world.clock)),
-        )?;
-        self.world.net.borrow_mut().hosts[self.id].reactor = Some(Rc::clone(sched.reactor_shared()));
+        let sched =
+            Scheduler::simulated(Config::default(), Clock::Virtual(Rc::clone(&self.world.clock)))?;
+        self.world.net.borrow_mut().hosts[self.id].reactor =
+            Some(Rc::clone(sched.reactor_shared()));
         *self.sched.borrow_mut() = Some(sched);
         Ok(())
     }
@@ -356,7 +357,10 @@ impl Host {
             .sched
             .try_borrow_mut()
             .unwrap_or_else(|_| {
-                panic!("cogen::sim: Host::crash on {} from one of its own coroutines", self.inner.ip)
+                panic!(
+                    "cogen::sim: Host::crash on {} from one of its own coroutines",
+                    self.inner.ip
+                )
             })
             .take();
         let world = &self.inner.world;

@@ -116,16 +116,33 @@ struct Listener {
 #[derive(Clone, Debug)]
 enum Segment {
     /// A connect from endpoint `from` to `to`.
-    Syn { from: usize, to: SocketAddr },
+    Syn {
+        from: usize,
+        to: SocketAddr,
+    },
     /// The listener accepted the connect: the client endpoint `to` is established.
-    SynAck { to: usize },
+    SynAck {
+        to: usize,
+    },
     /// Nobody listens there.
-    Refused { to: usize },
-    Data { to: usize, bytes: Vec<u8> },
-    Fin { to: usize },
-    Rst { to: usize },
+    Refused {
+        to: usize,
+    },
+    Data {
+        to: usize,
+        bytes: Vec<u8>,
+    },
+    Fin {
+        to: usize,
+    },
+    Rst {
+        to: usize,
+    },
     /// The receiver read `n` bytes of endpoint `to`'s: its window opens.
-    Ack { to: usize, n: usize },
+    Ack {
+        to: usize,
+        n: usize,
+    },
 }
 
 impl Segment {

@@ -43,7 +43,9 @@ impl Rng {
 /// Folds `value` into the running trace fingerprint `hash` (a 64-bit multiply-rotate mix:
 /// order-sensitive, so two runs that did the same things in another order differ).
 pub(crate) fn mix(hash: u64, value: u64) -> u64 {
-    (hash ^ value.wrapping_mul(0x9E37_79B9_7F4A_7C15)).rotate_left(27).wrapping_mul(0x94D0_49BB_1331_11EB)
+    (hash ^ value.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .rotate_left(27)
+        .wrapping_mul(0x94D0_49BB_1331_11EB)
 }
 
 #[cfg(test)]

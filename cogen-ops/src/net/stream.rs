@@ -14,9 +14,7 @@ use super::kinds::{
     ReadExactKind, ReadIntoKind, ReadKind, ReadLineKind, SendFileKind, WriteAllKind, WriteKind,
     WriteVectoredKind,
 };
-use super::source::{
-    IoOp, SimSocket, Source, busy, completion, inherit_socket_timeout, timed_out,
-};
+use super::source::{IoOp, SimSocket, Source, busy, completion, inherit_socket_timeout, timed_out};
 use cogen_core::sim::socket::SimStream;
 
 /// `stream.read(max)`: up to `max` bytes, owned; empty at end of stream.
@@ -115,7 +113,8 @@ impl<T> Connect<T> {
         {
             // A simulated host (see `cogen::sim`): the connect finishes a round trip later.
             let (stream, reg) = sim?;
-            self.state = ConnectState::Connecting(Source::simulated(SimSocket::Stream(stream), reg)?);
+            self.state =
+                ConnectState::Connecting(Source::simulated(SimSocket::Stream(stream), reg)?);
             if let ConnectState::Connecting(src) = &self.state
                 && !src.registration(cx)?.park(Direction::Write, cx.park_token())
             {

@@ -44,7 +44,12 @@ fn handler(sock: TcpStream, peer: SocketAddr) -> io::Result<()> {
 
 /// `examples/echo_client.rs`'s client, with a pause between lines (`pause`).
 #[coro]
-pub fn echo_client(addr: SocketAddr, id: usize, lines: usize, pause: Duration) -> io::Result<usize> {
+pub fn echo_client(
+    addr: SocketAddr,
+    id: usize,
+    lines: usize,
+    pause: Duration,
+) -> io::Result<usize> {
     let sock = yield_!(TcpStream::connect(addr).timeout(Duration::from_secs(5)))?;
     let welcome = yield_!(sock.read_line(1024).timeout(Duration::from_secs(5)))?;
     if welcome != WELCOME {
