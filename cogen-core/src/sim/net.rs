@@ -570,9 +570,9 @@ impl Net {
         if room == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
+        let Some(peer) = e.peer_ep else { return Err(io::ErrorKind::NotConnected.into()) };
         let n = room.min(data.len());
         e.in_flight += n;
-        let Some(peer) = e.peer_ep else { return Err(io::ErrorKind::NotConnected.into()) };
         let (src, dst) = (e.local.ip(), e.peer.ip());
         let bytes = data[..n].to_vec();
         self.send(now, Some(ep), src, dst, Segment::Data { to: peer, bytes });
