@@ -250,3 +250,39 @@ fn a_partition_holds_traffic_until_it_heals_and_times_out_connects() -> Result<(
     assert_eq!(result(pinger)??, b"ping");
     Ok(())
 }
+
+#[coro]
+fn bind_errors() -> io::Result<(ErrorKind, ErrorKind)> {
+    let _first = TcpListener::bind(addr("10.0.0.1:80")?)?;
+    let twice = TcpListener::bind(addr("10.0.0.1:80")?).map(|_| ()).map_err(|e| e.kind());
+    let foreign = TcpListener::bind(addr("10.0.0.2:80")?).map(|_| ()).map_err(|e| e.kind());
+    Ok((twice.err().unwrap_or(ErrorKind::Other), foreign.err().unwrap_or(ErrorKind::Other)))
+}
+
+#[test]
+fn binding_a_used_port_or_another_hosts_address_fails() -> Result<(), Error> {
+    let (mut sim, a, _b) = two_hosts(9)?;
+    let h = a.spawn(bind_errors());
+    sim.run()?;
+    assert_eq!(result(h)??, (ErrorKind::AddrInUse, ErrorKind::AddrNotAvailable));
+    Ok(())
+}
+
+#[coro]
+fn unix_socket(path: std::path::PathBuf) -> io::Result<()> {
+    let listener = cogen::net::UnixListener::bind(&path)?;
+    let _ = yield_!(listener.accept())?;
+    Ok(())
+}
+
+#[test]
+fn a_real_descriptor_is_refused_on_a_simulated_host() -> Result<(), Error> {
+    let (mut sim, a, _b) = two_hosts(10)?;
+    let path = std::env::temp_dir().join(format!("cogen-sim-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let h = a.spawn(unix_socket(path.clone()));
+    sim.run()?;
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(result(h)?.map_err(|e| e.kind()), Err(ErrorKind::Unsupported));
+    Ok(())
+}
