@@ -60,11 +60,19 @@ impl<'a> OpContext<'a> {
         self.id
     }
 
-    /// The scheduler's clock for this loop pass (monotonic). Use `Instant::now()` where
-    /// precision matters.
+    /// The scheduler's clock for this loop pass (monotonic; virtual under simulation, see
+    /// [`crate::time`]). [`read_clock`](Self::read_clock) reads it afresh.
     #[inline]
     pub fn now(&self) -> Instant {
         self.core.now
+    }
+
+    /// Reads the scheduler's clock now: `Instant::now()`, or the virtual time of a simulated
+    /// host. Deadlines an operation computes (`Sleep`, a backoff's `wake_at`) start here, so
+    /// that they are virtual under simulation.
+    #[inline]
+    pub fn read_clock(&self) -> Instant {
+        self.core.clock.now()
     }
 
     /// Resolves `Priority::Default` to the scheduler's default priority.

@@ -50,7 +50,9 @@ mod registration;
 mod remote;
 mod scheduler;
 mod signal;
+pub mod sim;
 mod task;
+pub mod time;
 mod timer;
 
 pub use builder::{

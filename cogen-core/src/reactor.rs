@@ -84,7 +84,8 @@ const MAX_DIRECT_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// One registered descriptor's state.
 pub(crate) struct Source {
-    /// The descriptor (open while the source is in the slab: the registration's invariant).
+    /// The descriptor (open while the source is in the slab: the registration's invariant);
+    /// -1 for a simulated source, which has none.
     pub(crate) fd: RawFd,
     pub(crate) ready: Readiness,
     /// The peer hung up or the socket failed: no later edge will come, so a short transfer
@@ -132,17 +133,32 @@ pub(crate) struct SourceSlab {
     free: Vec<usize>,
     /// Parked readers and writers over all sources: while any, `run` keeps going.
     waiting: usize,
+    /// Operations a simulated driver woke and holds for the next poll (always 0 on the OS
+    /// driver): they count as waiting, or `run` would end with their wakes undelivered.
+    queued: usize,
 }
 
 impl SourceSlab {
     pub(crate) fn insert(&mut self, fd: RawFd) -> usize {
+        self.insert_source(Source::new(fd))
+    }
+
+    /// A simulated source: no descriptor, and ready both ways until its first `WouldBlock`
+    /// (as an OS socket's first edge reports it).
+    pub(crate) fn insert_simulated(&mut self) -> usize {
+        let mut src = Source::new(-1);
+        src.ready = Readiness { readable: true, writable: true };
+        self.insert_source(src)
+    }
+
+    fn insert_source(&mut self, src: Source) -> usize {
         match self.free.pop() {
             Some(k) => {
-                self.slots[k] = Some(Source::new(fd));
+                self.slots[k] = Some(src);
                 k
             }
             None => {
-                self.slots.push(Some(Source::new(fd)));
+                self.slots.push(Some(src));
                 self.slots.len() - 1
             }
         }
@@ -220,15 +236,28 @@ impl SourceSlab {
         Some(src)
     }
 
-    /// Parked readers and writers.
+    /// Parked readers and writers (and wakes a simulated driver holds).
     pub(crate) fn waiting(&self) -> usize {
-        self.waiting
+        self.waiting + self.queued
     }
+}
+
+/// Where readiness comes from: the OS poller (the first case, the hot path's), or a
+/// simulated network that fires edges itself (see `sim/`), between the scheduler's passes.
+pub(crate) enum Driver {
+    /// `polling` (epoll, kqueue, ...): [`Reactor::poll`] waits on the OS.
+    Os,
+    /// A simulated host: sources have no descriptor; the simulated network marks them ready
+    /// and queues the woken tokens here, and [`Reactor::poll`] hands them over without waiting
+    /// (the simulation moves virtual time itself).
+    Sim(RefCell<Vec<(ParkToken, Readiness)>>),
 }
 
 /// State shared by the reactor and the registrations that point into it.
 pub(crate) struct ReactorShared {
     pub(crate) poller: Arc<Poller>,
+    /// The I/O driver (see [`Driver`]).
+    pub(crate) driver: Driver,
     /// True if sources are registered edge-triggered; false: oneshot, re-armed by hand.
     pub(crate) edge: bool,
     pub(crate) sources: RefCell<SourceSlab>,
@@ -247,7 +276,30 @@ impl ReactorShared {
     /// end of stream would be seen (oneshot re-arming sees it; edge-triggered needs the
     /// half-close watch).
     pub(crate) fn short_read_is_drained(&self) -> bool {
-        !self.edge || cfg!(all(any(target_os = "linux", target_os = "android"), not(miri)))
+        !self.edge
+            || cfg!(all(any(target_os = "linux", target_os = "android"), not(miri)))
+            || self.is_simulated()
+    }
+
+    /// True under a simulated driver.
+    #[inline]
+    pub(crate) fn is_simulated(&self) -> bool {
+        matches!(self.driver, Driver::Sim(_))
+    }
+
+    /// A simulated edge on `key` (the simulated network, between passes): marks the source
+    /// ready (`failed`: both directions, and ended) and queues the parked operations for the
+    /// next [`Reactor::poll`]. `ended` marks an end of stream (no later edge will come).
+    pub(crate) fn fire_simulated(&self, key: usize, readable: bool, writable: bool, ended: bool) {
+        let Driver::Sim(ready) = &self.driver else { return };
+        let mut sources = self.sources.borrow_mut();
+        let seen = Seen { readable, writable, failed: false };
+        let mut ready = ready.borrow_mut();
+        let before = ready.len();
+        if let Some(src) = sources.make_ready(key, seen, &mut ready) {
+            src.ended |= ended;
+        }
+        sources.queued += ready.len() - before;
     }
 
     /// Arms a oneshot source again for the directions that have a parked operation (nothing if
@@ -258,11 +310,12 @@ impl ReactorShared {
     /// The error of `epoll_ctl` (or its equivalent).
     pub(crate) fn rearm(&self, src: &Source, key: usize) -> io::Result<()> {
         let parked = src.parked();
-        if self.edge || (!parked.readable && !parked.writable) {
+        if self.edge || (!parked.readable && !parked.writable) || src.fd < 0 {
             return Ok(());
         }
         // SAFETY: a source is in the slab only while its registration lives, and the
-        // registration's invariant keeps `src.fd` open that long.
+        // registration's invariant keeps `src.fd` open that long (a simulated source, which
+        // has no descriptor, returned above).
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(src.fd) };
         let interest = Event::new(key, parked.readable, parked.writable);
         self.poller.modify_with_mode(fd, interest, PollMode::Oneshot)
@@ -282,6 +335,12 @@ pub(crate) struct Reactor {
 
 impl Reactor {
     pub(crate) fn new() -> io::Result<Self> {
+        Self::with_driver(Driver::Os)
+    }
+
+    /// A reactor whose readiness comes from `driver`. A simulated one still owns a poller:
+    /// remote wakes from other threads notify it.
+    pub(crate) fn with_driver(driver: Driver) -> io::Result<Self> {
         let poller = Poller::new()?;
         let edge = poller.supports_edge();
         #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
@@ -301,6 +360,7 @@ impl Reactor {
         Ok(Reactor {
             shared: Rc::new(ReactorShared {
                 poller: Arc::new(poller),
+                driver,
                 edge,
                 sources: RefCell::new(SourceSlab::default()),
                 #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
@@ -323,6 +383,14 @@ impl Reactor {
         self.shared.sources.borrow().waiting()
     }
 
+    /// True if a simulated driver holds wakes for the next poll.
+    pub(crate) fn has_pending(&self) -> bool {
+        match &self.shared.driver {
+            Driver::Os => false,
+            Driver::Sim(ready) => !ready.borrow().is_empty(),
+        }
+    }
+
     /// Counts `steps` loop steps run while coroutines stay runnable; true once
     /// [`EVENT_INTERVAL`] have run since the last poll (time to poll with a zero timeout).
     pub(crate) fn poll_due(&mut self, steps: u32) -> bool {
@@ -338,6 +406,12 @@ impl Reactor {
         out: &mut Vec<(ParkToken, Readiness)>,
     ) -> io::Result<()> {
         self.steps = 0;
+        if let Driver::Sim(ready) = &self.shared.driver {
+            // Simulated: never wait (virtual time is moved by the simulation between passes).
+            out.append(&mut ready.borrow_mut());
+            self.shared.sources.borrow_mut().queued = 0;
+            return Ok(());
+        }
         #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
         let timeout = {
             // One `epoll_wait` on `polling`'s own epoll instance; `polling`'s `wait` (five

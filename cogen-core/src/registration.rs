@@ -96,13 +96,21 @@ impl IoRegistration {
     ///
     /// # Errors
     ///
-    /// The error of `epoll_ctl` (or its equivalent): `EBADF`, `ENOMEM`, `ENOSPC`, ...
+    /// The error of `epoll_ctl` (or its equivalent): `EBADF`, `ENOMEM`, `ENOSPC`, ...;
+    /// `Unsupported` on a simulated host (see `cogen::sim`), where real descriptors (pipes,
+    /// child processes, OS signals) would make runs depend on the outside world.
     ///
     /// # Safety
     ///
     /// `fd` must stay open until the returned registration is dropped.
     pub unsafe fn new(cx: &OpContext<'_>, fd: RawFd) -> io::Result<Self> {
         let reactor = Rc::clone(&cx.core.reactor.shared);
+        if reactor.is_simulated() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a real file descriptor cannot be used on a simulated host",
+            ));
+        }
         let key = reactor.sources.borrow_mut().insert(fd);
         // SAFETY: the caller keeps `fd` open until this registration is dropped, and `Drop`
         // deletes it from the poller first (the type's invariant). On error nothing is added.
@@ -122,6 +130,18 @@ impl IoRegistration {
             }
         }
         Ok(IoRegistration { reactor, key, fd })
+    }
+
+    /// A registration of a simulated source (no descriptor) with `reactor`, whose readiness
+    /// the simulated network sets through `ReactorShared::fire_simulated`.
+    pub(crate) fn new_simulated(reactor: &Rc<ReactorShared>) -> Self {
+        let key = reactor.sources.borrow_mut().insert_simulated();
+        IoRegistration { reactor: Rc::clone(reactor), key, fd: -1 }
+    }
+
+    /// The key of the source in its reactor (the simulated network fires edges by it).
+    pub(crate) fn key(&self) -> usize {
+        self.key
     }
 
     /// True if this registration belongs to the scheduler running `cx`.
@@ -251,6 +271,11 @@ impl IoRegistration {
 
 impl Drop for IoRegistration {
     fn drop(&mut self) {
+        if self.fd < 0 {
+            // Simulated: nothing in the poller.
+            self.reactor.sources.borrow_mut().remove(self.key);
+            return;
+        }
         // SAFETY: per the type's invariant `fd` is still open (and ours), so the borrow is
         // valid and this removes our descriptor and no other.
         let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };

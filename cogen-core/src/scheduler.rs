@@ -60,12 +60,13 @@ use crate::id::{ParkToken, Readiness, SchedulerId, TaskId};
 use crate::local_waker::LocalWaker;
 use crate::operation::{Event, Outcome, Processed, RunStatus, Timeout};
 use crate::priority::Placement;
-use crate::reactor::Reactor;
+use crate::reactor::{Driver, Reactor};
 use crate::remote::{Remote, RemoteShared};
 use crate::signal::SignalTable;
 use crate::task::{
     ArmedTimer, Joiners, Niche, Parked, Task, TaskCell, TaskFuture, TaskSlab, TaskState,
 };
+use crate::time::Clock;
 use crate::timer::{TimerKind, Timers};
 
 /// How many operations may complete in a row, resuming one coroutine in place, before it is
@@ -111,7 +112,9 @@ pub(crate) struct Core {
     pub(crate) reactor: Reactor,
     pub(crate) remote: Arc<RemoteShared>,
     pub(crate) config: Config,
-    /// The clock of the current pass.
+    /// Where time comes from: the real clock, or a simulation's virtual one.
+    pub(crate) clock: Clock,
+    /// The clock of the current pass: read when it starts, and again before timers expire.
     pub(crate) now: Instant,
     /// Pokes to deliver once the current coroutine is parked.
     pub(crate) deferred_pokes: Vec<ParkToken>,
@@ -203,19 +206,30 @@ impl Scheduler {
     }
 
     pub(crate) fn with_config(config: Config) -> Result<Self, Error> {
-        let reactor = Reactor::new()?;
+        Self::with_parts(config, Reactor::new()?, Clock::Real)
+    }
+
+    /// A scheduler of a simulated host: readiness from the simulated network, time from the
+    /// simulation's virtual clock.
+    pub(crate) fn simulated(config: Config, clock: Clock) -> Result<Self, Error> {
+        Self::with_parts(config, Reactor::with_driver(Driver::Sim(Default::default()))?, clock)
+    }
+
+    fn with_parts(config: Config, reactor: Reactor, clock: Clock) -> Result<Self, Error> {
         let remote = Arc::new(RemoteShared::new(Arc::clone(reactor.poller())));
+        let now = clock.now();
         Ok(Scheduler {
             core: Core {
                 id: next_scheduler_id(),
                 tasks: TaskSlab::default(),
                 active: VecDeque::new(),
-                timers: Timers::default(),
+                timers: Timers::new(now),
                 signals: SignalTable::default(),
                 reactor,
                 remote,
                 config,
-                now: Instant::now(),
+                clock,
+                now,
                 deferred_pokes: Vec::new(),
                 deferred_wake_at: None,
                 local_waker: LocalWaker::default(),
@@ -305,7 +319,7 @@ impl Scheduler {
         }
         let slot = YieldSlot::new();
         let core = &mut self.core;
-        core.now = Instant::now();
+        core.now = core.clock.now();
         core.wake_remote();
         core.wake_local();
 
@@ -323,7 +337,7 @@ impl Scheduler {
 
         // 2. Expire timers.
         if core.timers.live() > 0 {
-            core.now = Instant::now();
+            core.now = core.clock.now();
             core.expire_timers();
         }
 
@@ -360,7 +374,7 @@ impl Scheduler {
                 wait = Some(wait.map_or(max, |w| w.min(max)));
             }
             if let Some(deadline) = core.timers.next_deadline() {
-                let due = deadline.saturating_duration_since(Instant::now());
+                let due = deadline.saturating_duration_since(core.clock.now());
                 wait = Some(wait.map_or(due, |w| w.min(due)));
             }
             wait
@@ -369,7 +383,6 @@ impl Scheduler {
         // 4. Poll and wake.
         let mut ready = std::mem::take(&mut core.io_ready);
         let polled = core.reactor.poll(wait, &mut ready);
-        core.now = Instant::now();
         for (token, readiness) in ready.drain(..) {
             core.wake(token, Event::Io(readiness), Placement::Back);
         }
@@ -377,9 +390,47 @@ impl Scheduler {
         polled?;
         core.wake_remote();
         if core.timers.live() > 0 {
+            // The clock is read again only if a timer may have come due during the wait
+            // (nothing else reads the pass's clock before the next pass reads it afresh).
+            core.now = core.clock.now();
             core.expire_timers();
         }
         Ok(PassOutcome::Busy)
+    }
+
+    /// The reactor's shared state (the simulation registers its sockets there).
+    pub(crate) fn reactor_shared(&self) -> &Rc<crate::reactor::ReactorShared> {
+        &self.core.reactor.shared
+    }
+
+    /// True if a pass at `now` would do something: a coroutine is runnable, readiness or a
+    /// wake is waiting to be delivered, or a timer is due (the simulation's test).
+    pub(crate) fn has_work(&self, now: Instant) -> bool {
+        let core = &self.core;
+        !core.active.is_empty()
+            || core.reactor.has_pending()
+            || core.local_waker.has_pending()
+            || core.remote.has_pending_wakes()
+            || core.timers.next_deadline().is_some_and(|d| d <= now)
+    }
+
+    /// The earliest live timer's deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.core.timers.next_deadline()
+    }
+
+    /// True if a remote waker of a current wait is still to fire.
+    pub(crate) fn remote_waiting(&self) -> bool {
+        let core = &self.core;
+        core.remote.any_armed(|t| core.is_waiting(t)) || core.remote.has_pending_wakes()
+    }
+
+    /// Puts the runnable coroutines in an order drawn from `rng`, and returns a fingerprint
+    /// of that order (the simulation's scheduling choice).
+    pub(crate) fn shuffle_active(&mut self, rng: &mut crate::sim::rng::Rng) -> u64 {
+        let active = self.core.active.make_contiguous();
+        rng.shuffle(active);
+        active.iter().fold(0, |h, id| crate::sim::rng::mix(h, u64::from(id.index)))
     }
 
     /// An iterator that runs one loop pass per `next()` (the original's `iter_run`), ending
@@ -404,7 +455,7 @@ impl Scheduler {
     /// Lists every live coroutine: its name, state, the operation it is parked on and for how
     /// long. Costs nothing until called.
     pub fn dump(&self) -> Dump {
-        let now = Instant::now();
+        let now = self.core.clock.now();
         let coroutines = self
             .core
             .tasks
@@ -601,11 +652,11 @@ impl Core {
             (Processed::Park, options) => {
                 let options = options.unwrap_or_default();
                 let timeout = match options.timeout {
-                    Timeout::Inherit => self.config.default_timeout.map(|d| (Instant::now(), d)),
+                    Timeout::Inherit => self.config.default_timeout.map(|d| (self.clock.now(), d)),
                     Timeout::Never => None,
-                    Timeout::After(d) => Some((Instant::now(), d)),
+                    Timeout::After(d) => Some((self.clock.now(), d)),
                     Timeout::At(at) => {
-                        let now = Instant::now();
+                        let now = self.clock.now();
                         Some((now, at.saturating_duration_since(now)))
                     }
                 };
@@ -660,7 +711,7 @@ impl Core {
                 Wake::Completed
             }
             Ok(RunStatus::Progressed) => {
-                let at = self.timers.offset(Instant::now());
+                let at = self.timers.offset(self.clock.now());
                 if let Some(timer) = self.tasks.parked_mut(token).and_then(|p| p.timer.as_mut()) {
                     timer.last_progress_ns = at.max(1); // 0 means "none yet"
                 }

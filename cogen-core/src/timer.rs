@@ -80,7 +80,7 @@ pub(crate) struct Timers {
 
 impl Default for Timers {
     fn default() -> Self {
-        Timers { heap: BinaryHeap::new(), next_seq: 0, live: 0, epoch: Instant::now() }
+        Self::new(Instant::now())
     }
 }
 
@@ -88,6 +88,12 @@ impl Default for Timers {
 const COMPACT_MIN_ENTRIES: usize = 1024;
 
 impl Timers {
+    /// Timers whose clock origin is `epoch` (the scheduler's clock at its creation: under
+    /// simulation a virtual instant, which may be earlier than the real `Instant::now()`).
+    pub(crate) fn new(epoch: Instant) -> Self {
+        Timers { heap: BinaryHeap::new(), next_seq: 0, live: 0, epoch }
+    }
+
     /// `t` as nanoseconds since the epoch (saturating: 584 years; earlier instants give 0).
     /// The scheduler's one clock origin: parked states keep their progress times this way too.
     pub(crate) fn offset(&self, t: Instant) -> u64 {

@@ -13,6 +13,11 @@ use cogen_core::{IoRegistration, OpContext};
 pub(crate) struct LazyRegistration(OnceCell<IoRegistration>);
 
 impl LazyRegistration {
+    /// Holds `reg` from the start (a simulated socket's, made with it).
+    pub(crate) fn with(reg: IoRegistration) -> Self {
+        LazyRegistration(OnceCell::from(reg))
+    }
+
     /// The registration with `cx`'s scheduler, made now if there is none; `what` names the
     /// descriptor in the error ("socket", "pipe", ...).
     ///

@@ -65,6 +65,7 @@ pub use cogen_core::{
 /// custom operation"): the registration with the reactor and its `try_io` protocol.
 #[cfg(unix)]
 pub use cogen_core::{IoAttempt, IoRegistration, TryIo};
+pub use cogen_core::{sim, time};
 pub use cogen_macros::coroutine;
 /// OS signals (`SIGINT`, `SIGTERM`, ...) as operations; not cogen's own `Signal` events.
 #[cfg(unix)]

@@ -60,13 +60,14 @@ impl Operation for Sleep {
         &mut self.opts
     }
 
-    fn process(&mut self, _cx: &mut OpContext<'_>) -> Processed {
+    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
+        let now = cx.read_clock();
         let deadline = match self.until {
             Until::After(d) if d.is_zero() => return Processed::Yield(Placement::Back),
-            Until::After(d) => Instant::now() + d,
+            Until::After(d) => now + d,
             Until::At(at) => at,
         };
-        if deadline <= Instant::now() {
+        if deadline <= now {
             return Processed::Yield(Placement::Back);
         }
         // The timer *is* the sleep: its expiry resumes us with `Outcome::TimedOut`.

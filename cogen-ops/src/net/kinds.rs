@@ -3,19 +3,19 @@
 //! bytes than asked, and says which; the registration's `try_io` keeps the readiness.
 
 use std::fs::File;
-use std::io::{self, IoSlice, Read};
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 
 use cogen_core::Direction;
-use socket2::{SockAddr, Socket};
+use socket2::SockAddr;
 
-use super::source::{Attempt, IoKind, Source};
+use super::source::{Attempt, IoKind, SimSocket, Source};
 
 /// Flags for `send`: no `SIGPIPE` when the peer is gone (an `EPIPE` error instead).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+pub(crate) const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-const SEND_FLAGS: libc::c_int = 0;
+pub(crate) const SEND_FLAGS: libc::c_int = 0;
 
 /// Largest chunk `read_line` asks the OS for at once.
 const LINE_CHUNK: usize = 16 * 1024;
@@ -32,10 +32,10 @@ thread_local! {
 }
 
 /// Receives up to `max` bytes into a new, exactly sized vector.
-fn recv_owned(sock: &Socket, max: usize) -> io::Result<Vec<u8>> {
+fn recv_owned(src: &Source, max: usize) -> io::Result<Vec<u8>> {
     if max > SCRATCH_MAX {
         let mut out = vec![0u8; max];
-        let n = recv(sock, &mut out)?;
+        let n = src.recv(&mut out)?;
         out.truncate(n);
         return Ok(out);
     }
@@ -44,27 +44,9 @@ fn recv_owned(sock: &Socket, max: usize) -> io::Result<Vec<u8>> {
         if scratch.len() < max {
             scratch.resize(max, 0);
         }
-        let n = recv(sock, &mut scratch[..max])?;
+        let n = src.recv(&mut scratch[..max])?;
         Ok(scratch[..n].to_vec())
     })
-}
-
-fn recv(sock: &Socket, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match (&*sock).read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r,
-        }
-    }
-}
-
-fn send(sock: &Socket, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        match sock.send_with_flags(buf, SEND_FLAGS) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r,
-        }
-    }
 }
 
 /// Maps a `WouldBlock` to `Blocked`, anything else to `Done`.
@@ -91,7 +73,7 @@ impl IoKind for ReadKind {
         if !rbuf.is_empty() || self.max == 0 {
             return Attempt::Done(Ok(rbuf.take(self.max)));
         }
-        match recv_owned(&src.sock, self.max) {
+        match recv_owned(src, self.max) {
             Ok(data) if !data.is_empty() && data.len() < self.max => Attempt::DoneShort(Ok(data)),
             r => settle(r, false),
         }
@@ -114,7 +96,7 @@ impl IoKind for ReadIntoKind<'_> {
         if !rbuf.is_empty() || self.buf.is_empty() {
             return Attempt::Done(Ok(rbuf.take_into(self.buf)));
         }
-        match recv(&src.sock, self.buf) {
+        match src.recv(self.buf) {
             Ok(n) if n > 0 && n < self.buf.len() => Attempt::DoneShort(Ok(n)),
             r => settle(r, false),
         }
@@ -142,7 +124,7 @@ impl IoKind for ReadExactKind {
         while self.got.len() < self.want {
             let len = self.got.len();
             self.got.resize(self.want, 0);
-            match recv(&src.sock, &mut self.got[len..]) {
+            match src.recv(&mut self.got[len..]) {
                 Ok(0) => {
                     self.got.truncate(len);
                     rbuf.unread(&self.got);
@@ -197,7 +179,7 @@ impl IoKind for ReadLineKind {
             }
             let want = self.max.clamp(64, LINE_CHUNK);
             let room = rbuf.spare(want);
-            let r = recv(&src.sock, room);
+            let r = src.recv(room);
             let filled = *r.as_ref().unwrap_or(&0);
             rbuf.commit(want, filled);
             match r {
@@ -234,7 +216,7 @@ impl IoKind for WriteKind<'_> {
         Direction::Write
     }
     fn attempt(&mut self, src: &Source) -> Attempt<usize> {
-        settle(send(&src.sock, self.data), false)
+        settle(src.send(self.data), false)
     }
 }
 
@@ -253,7 +235,7 @@ impl IoKind for WriteAllKind<'_> {
     fn attempt(&mut self, src: &Source) -> Attempt<usize> {
         let before = self.sent;
         while self.sent < self.data.len() {
-            match send(&src.sock, &self.data[self.sent..]) {
+            match src.send(&self.data[self.sent..]) {
                 Ok(0) => return Attempt::Done(Err(io::ErrorKind::WriteZero.into())),
                 Ok(n) => {
                     let asked = self.data.len() - self.sent;
@@ -281,6 +263,9 @@ impl IoKind for WriteVectoredKind<'_> {
         Direction::Write
     }
     fn attempt(&mut self, src: &Source) -> Attempt<usize> {
+        if src.sim.is_some() {
+            return settle(send_each(src, self.bufs), false);
+        }
         loop {
             match src.sock.send_vectored_with_flags(self.bufs, SEND_FLAGS) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -288,6 +273,24 @@ impl IoKind for WriteVectoredKind<'_> {
             }
         }
     }
+}
+
+/// A gathered send as one send per buffer, up to the first short one (a simulated socket).
+fn send_each(src: &Source, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let mut sent = 0;
+    for buf in bufs.iter().filter(|b| !b.is_empty()) {
+        match src.send(buf) {
+            Ok(n) => {
+                sent += n;
+                if n < buf.len() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && sent > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sent)
 }
 
 /// `sendfile(&file, offset, len)`: `len` bytes of a file from `offset` (fewer if the file
@@ -320,10 +323,13 @@ impl IoKind for SendFileKind<'_> {
     }
 }
 
-/// One zero-copy `sendfile(2)`.
+/// One zero-copy `sendfile(2)` (a copy through a buffer on a simulated socket).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn sendfile_once(src: &Source, file: &File, offset: u64, len: usize) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
+    if src.sim.is_some() {
+        return copy_once(src, file, offset, len);
+    }
     let mut off = libc::off_t::try_from(offset)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset too large"))?;
     // SAFETY: both descriptors are open for the duration of the call (the socket is owned by
@@ -335,6 +341,11 @@ fn sendfile_once(src: &Source, file: &File, offset: u64, len: usize) -> io::Resu
 /// A read/write step where `sendfile(2)` is not available.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn sendfile_once(src: &Source, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+    copy_once(src, file, offset, len)
+}
+
+/// One read of the file and one send of what it gave.
+fn copy_once(src: &Source, file: &File, offset: u64, len: usize) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
     let mut chunk = [0u8; 64 * 1024];
     let want = len.min(chunk.len());
@@ -342,7 +353,7 @@ fn sendfile_once(src: &Source, file: &File, offset: u64, len: usize) -> io::Resu
     if n == 0 {
         return Ok(0);
     }
-    send(&src.sock, &chunk[..n])
+    src.send(&chunk[..n])
 }
 
 /// `recv_from(max)` on a datagram socket.
@@ -360,7 +371,11 @@ impl IoKind for RecvFromKind {
         let mut buf = vec![0u8; self.max];
         loop {
             let view = as_uninit(&mut buf);
-            match src.sock.recv_from(view) {
+            let sock = match src.os_only("UDP") {
+                Ok(sock) => sock,
+                Err(e) => return Attempt::Done(Err(e)),
+            };
+            match sock.recv_from(view) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok((n, addr)) => {
                     buf.truncate(n);
@@ -396,8 +411,12 @@ impl IoKind for SendToKind<'_> {
         Direction::Write
     }
     fn attempt(&mut self, src: &Source) -> Attempt<usize> {
+        let sock = match src.os_only("UDP") {
+            Ok(sock) => sock,
+            Err(e) => return Attempt::Done(Err(e)),
+        };
         loop {
-            match src.sock.send_to_with_flags(self.data, &self.addr, SEND_FLAGS) {
+            match sock.send_to_with_flags(self.data, &self.addr, SEND_FLAGS) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => return settle(r, false),
             }
@@ -433,6 +452,15 @@ impl<T> IoKind for AcceptKind<T> {
         Direction::Read
     }
     fn attempt(&mut self, src: &Source) -> Attempt<T> {
+        if let Some(SimSocket::Listener(l)) = &src.sim {
+            return settle(
+                l.accept().and_then(|(stream, reg, peer)| {
+                    let s = Source::simulated(SimSocket::Stream(stream), reg)?;
+                    (self.wrap)(s, SockAddr::from(peer))
+                }),
+                false,
+            );
+        }
         loop {
             match src.sock.accept() {
                 Ok((sock, addr)) => {

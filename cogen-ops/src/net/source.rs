@@ -10,15 +10,15 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io;
+use std::io::{self, Read as _};
 use std::os::fd::AsRawFd;
-use std::time::Instant;
 
+use cogen_core::sim::socket::{SimListener, SimStream};
 use cogen_core::{
     Direction, Event, IoRegistration, OpContext, OpOptions, Operation, Outcome, Placement,
     Processed, RunStatus, Timeout, TryIo,
 };
-use socket2::Socket;
+use socket2::{Domain, Socket, Type};
 
 use super::buffer::ReadBuffer;
 use crate::lazy_registration::LazyRegistration;
@@ -28,8 +28,22 @@ use crate::lazy_registration::LazyRegistration;
 pub struct Source {
     /// Declared first: dropped (deregistered) before the socket is closed.
     reg: LazyRegistration,
+    /// The OS socket; on a simulated host an unconnected placeholder (options set on it
+    /// change nothing), the I/O going to `sim`.
     pub(crate) sock: Socket,
     pub(crate) rbuf: RefCell<ReadBuffer>,
+    /// The simulated socket, on a simulated host (see `cogen::sim`).
+    pub(crate) sim: Option<SimSocket>,
+}
+
+/// What a socket of a simulated host is.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum SimSocket {
+    /// A connection (or a connect in progress).
+    Stream(SimStream),
+    /// A listening socket.
+    Listener(SimListener),
 }
 
 impl Source {
@@ -39,7 +53,100 @@ impl Source {
             reg: LazyRegistration::default(),
             sock,
             rbuf: RefCell::new(ReadBuffer::default()),
+            sim: None,
         })
+    }
+
+    /// A socket of a simulated host, registered with its scheduler from the start.
+    pub(crate) fn simulated(sim: SimSocket, reg: IoRegistration) -> io::Result<Self> {
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        Ok(Source {
+            reg: LazyRegistration::with(reg),
+            sock,
+            rbuf: RefCell::new(ReadBuffer::default()),
+            sim: Some(sim),
+        })
+    }
+
+    /// The simulated stream, if this is one.
+    #[inline]
+    pub(crate) fn sim_stream(&self) -> Option<&SimStream> {
+        match &self.sim {
+            Some(SimSocket::Stream(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Receives into `buf` (retrying on `EINTR`): the OS socket's or the simulated one's.
+    #[inline]
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(sim) = &self.sim {
+            return match sim {
+                SimSocket::Stream(s) => s.recv(buf),
+                SimSocket::Listener(_) => Err(io::ErrorKind::NotConnected.into()),
+            };
+        }
+        loop {
+            match (&self.sock).read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+
+    /// Sends from `buf` (retrying on `EINTR`, with no `SIGPIPE`).
+    #[inline]
+    pub(crate) fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(sim) = &self.sim {
+            return match sim {
+                SimSocket::Stream(s) => s.send(buf),
+                SimSocket::Listener(_) => Err(io::ErrorKind::NotConnected.into()),
+            };
+        }
+        loop {
+            match self.sock.send_with_flags(buf, super::kinds::SEND_FLAGS) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+
+    /// `shutdown(2)`, or the simulated stream's.
+    pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        match &self.sim {
+            None => self.sock.shutdown(how),
+            Some(SimSocket::Stream(s)) => s.shutdown(how),
+            Some(SimSocket::Listener(_)) => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// The local address.
+    pub(crate) fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        match &self.sim {
+            None => super::tcp::ip_addr(self.sock.local_addr()?),
+            Some(SimSocket::Stream(s)) => Ok(s.local_addr()),
+            Some(SimSocket::Listener(l)) => Ok(l.local_addr()),
+        }
+    }
+
+    /// The peer's address.
+    pub(crate) fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        match &self.sim {
+            None => super::tcp::ip_addr(self.sock.peer_addr()?),
+            Some(SimSocket::Stream(s)) => Ok(s.peer_addr()),
+            Some(SimSocket::Listener(_)) => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Refuses an operation simulated sockets do not have yet.
+    pub(crate) fn os_only(&self, what: &str) -> io::Result<&Socket> {
+        if self.sim.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{what} is not simulated yet"),
+            ));
+        }
+        Ok(&self.sock)
     }
 
     /// The registration with `cx`'s scheduler, made on first use.
@@ -124,7 +231,7 @@ impl<'a, K: IoKind> IoOp<'a, K> {
                 Step::Finished
             }
             TryIo::Backoff(after) => {
-                cx.wake_at(Instant::now() + after);
+                cx.wake_at(cx.read_clock() + after);
                 Step::Waiting { progressed: false }
             }
         }

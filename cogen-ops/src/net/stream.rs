@@ -14,7 +14,8 @@ use super::kinds::{
     ReadExactKind, ReadIntoKind, ReadKind, ReadLineKind, SendFileKind, WriteAllKind, WriteKind,
     WriteVectoredKind,
 };
-use super::source::{IoOp, Source, busy, completion, inherit_socket_timeout, timed_out};
+use super::source::{IoOp, SimSocket, Source, busy, completion, inherit_socket_timeout, timed_out};
+use cogen_core::sim::socket::SimStream;
 
 /// `stream.read(max)`: up to `max` bytes, owned; empty at end of stream.
 pub type Read<'a> = IoOp<'a, ReadKind>;
@@ -107,6 +108,20 @@ impl<T> Connect<T> {
     /// Starts the connect; true if it finished at once (`state` is `Done`).
     fn begin(&mut self, cx: &OpContext<'_>) -> io::Result<bool> {
         let Some(addr) = &self.addr else { return Ok(true) };
+        if let Some(to) = addr.as_socket()
+            && let Some(sim) = SimStream::connect(to)
+        {
+            // A simulated host (see `cogen::sim`): the connect finishes a round trip later.
+            let (stream, reg) = sim?;
+            self.state =
+                ConnectState::Connecting(Source::simulated(SimSocket::Stream(stream), reg)?);
+            if let ConnectState::Connecting(src) = &self.state
+                && !src.registration(cx)?.park(Direction::Write, cx.park_token())
+            {
+                return Err(busy(Direction::Write));
+            }
+            return Ok(false);
+        }
         let domain = match addr.as_socket() {
             Some(a) => Domain::for_address(a),
             None if addr.is_unix() => Domain::UNIX,
@@ -135,6 +150,9 @@ impl<T> Connect<T> {
 
     /// Checks a connect in progress after a writable edge: `None` while still connecting.
     fn check(src: &Source) -> Option<io::Result<()>> {
+        if let Some(sim) = src.sim_stream() {
+            return sim.connect_result();
+        }
         match src.sock.take_error() {
             Ok(Some(e)) | Err(e) => return Some(Err(e)),
             Ok(None) => {}
@@ -290,7 +308,7 @@ macro_rules! stream_operations {
         ///
         /// `shutdown(2)`'s error (`NotConnected`, ...).
         pub fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
-            self.src.sock.shutdown(how)
+            self.src.shutdown(how)
         }
 
         /// Bytes received but not yet read (kept by `read_line` or a failed `read_exact`).
@@ -298,7 +316,8 @@ macro_rules! stream_operations {
             self.src.rbuf.borrow().available().len()
         }
 
-        /// The underlying `socket2` socket, for options not wrapped here.
+        /// The underlying `socket2` socket, for options not wrapped here (on a simulated
+        /// host, an unconnected placeholder: options set on it change nothing).
         pub fn socket(&self) -> &socket2::Socket {
             &self.src.sock
         }

@@ -5,10 +5,11 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
+use cogen_core::sim::socket::SimListener;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::kinds::AcceptKind;
-use super::source::{IoOp, Source};
+use super::source::{IoOp, SimSocket, Source};
 use super::stream::Connect;
 
 /// Default listen backlog: enough for bursts of connections on a busy server.
@@ -92,6 +93,11 @@ impl TcpListenerBuilder {
     ///
     /// The socket, option, `bind` or `listen` error (`AddrInUse`, `PermissionDenied`, ...).
     pub fn bind(self) -> io::Result<TcpListener> {
+        if let Some(sim) = SimListener::bind(self.addr) {
+            // A simulated host (see `cogen::sim`): the options have nothing to act on.
+            let (listener, reg) = sim?;
+            return Ok(TcpListener { src: Source::simulated(SimSocket::Listener(listener), reg)? });
+        }
         let sock = Socket::new(Domain::for_address(self.addr), Type::STREAM, None)?;
         sock.set_reuse_address(self.reuse_address)?;
         if self.reuse_port {
@@ -164,10 +170,11 @@ impl TcpListener {
     ///
     /// `getsockname`'s error.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.src.sock.local_addr()?)
+        self.src.local_addr()
     }
 
-    /// The underlying `socket2` socket, for options not wrapped here.
+    /// The underlying `socket2` socket, for options not wrapped here (on a simulated host,
+    /// an unbound placeholder: options set on it change nothing).
     pub fn socket(&self) -> &Socket {
         &self.src.sock
     }
@@ -241,7 +248,7 @@ impl TcpStream {
     ///
     /// `getpeername`'s error.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.src.sock.peer_addr()?)
+        self.src.peer_addr()
     }
 
     /// The local address.
@@ -250,15 +257,18 @@ impl TcpStream {
     ///
     /// `getsockname`'s error.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.src.sock.local_addr()?)
+        self.src.local_addr()
     }
 
-    /// `TCP_NODELAY`.
+    /// `TCP_NODELAY` (nothing on a simulated host, whose segments are never delayed).
     ///
     /// # Errors
     ///
     /// `setsockopt`'s error.
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        if self.src.sim.is_some() {
+            return Ok(());
+        }
         self.src.sock.set_tcp_nodelay(on)
     }
 }

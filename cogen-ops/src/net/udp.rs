@@ -53,8 +53,15 @@ impl UdpSocket {
     ///
     /// # Errors
     ///
-    /// The socket or `bind` error.
+    /// The socket or `bind` error; `Unsupported` on a simulated host (UDP is not simulated
+    /// yet, and a real socket there would make runs depend on the outside world).
     pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        if cogen_core::sim::socket::simulating() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "UDP is not simulated yet (see cogen::sim)",
+            ));
+        }
         let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
         sock.bind(&SockAddr::from(addr))?;
         Ok(UdpSocket { src: Source::new(sock)? })
