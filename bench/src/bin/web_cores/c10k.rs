@@ -7,15 +7,12 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use cogen::prelude::*;
 use cogen::runtime::{Runtime, Worker};
 use cogen_bench::status_bytes;
 use cogen_web::{Error, MultiServer, Request, ResponseWriter};
-
-use super::LIVE;
 
 /// The request each connection makes once.
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -114,7 +111,7 @@ fn measure(addr: SocketAddr, n: usize, workers: usize) -> io::Result<Held> {
         request(&mut c)?;
     }
     std::thread::sleep(SETTLE);
-    let (heap0, rss0) = (LIVE.load(Ordering::Relaxed), status_bytes(std::process::id(), "VmRSS")?);
+    let (heap0, rss0) = (cogen_bench::heap::live(), status_bytes(std::process::id(), "VmRSS")?);
     let mut child = Command::new(std::env::current_exe()?)
         .args(["--client", &addr.to_string(), &n.to_string(), &workers.to_string()])
         .stdin(Stdio::piped())
@@ -124,13 +121,13 @@ fn measure(addr: SocketAddr, n: usize, workers: usize) -> io::Result<Held> {
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
     std::thread::sleep(SETTLE);
-    let (heap1, rss1) = (LIVE.load(Ordering::Relaxed), status_bytes(std::process::id(), "VmRSS")?);
+    let (heap1, rss1) = (cogen_bench::heap::live(), status_bytes(std::process::id(), "VmRSS")?);
     drop(child.stdin.take()); // the client closes its connections and exits
     let _ = child.wait();
     let spread = parse_spread(&line)
         .ok_or_else(|| io::Error::other(format!("the client reported {line:?}")))?;
     Ok(Held {
-        heap_per_conn: (heap1 - heap0) as f64 / n as f64,
+        heap_per_conn: (heap1 as f64 - heap0 as f64) / n as f64,
         rss_per_conn: (rss1 as f64 - rss0 as f64) / n as f64,
         spread,
     })

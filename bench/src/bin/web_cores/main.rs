@@ -30,11 +30,9 @@ mod c10k;
 #[path = "../web_bench/wrk.rs"]
 mod wrk;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io;
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cogen_bench::child::{self, Server};
@@ -42,39 +40,10 @@ use cogen_bench::report::{self, Row, Target};
 use cogen_bench::{pin_to_cpu, process_cpu_secs, raise_nofile_limit};
 use wrk::{Mode, Wrk};
 
-/// The system allocator, counting the bytes live (phase b reads it).
-struct Counting;
-
-/// Heap bytes live in this process.
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to `System` with the caller's arguments, so its contract
-// is the caller's; the counter is a side effect that allocates nothing.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's layout, as `GlobalAlloc::alloc` requires.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` / `realloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: as `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from this allocator with `layout`, as `realloc` requires.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// The system allocator, counting the bytes live (phase b reads them with
+/// `cogen_bench::heap::live`).
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: cogen_bench::heap::Counting = cogen_bench::heap::Counting;
 
 /// The load generator's CPU.
 const LOAD_CPU: usize = 1;
