@@ -6,13 +6,15 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use cogen::prelude::*;
 use cogen::runtime::{Runtime, Worker};
 use cogen_web::{Config, Error, MultiServer, Request, ResponseWriter};
+
+mod util;
+use util::{read_all, send_signal};
 
 const HOUR: Duration = Duration::from_secs(3600);
 /// New connections tried to find one on a given worker (2^-200 to miss one of two).
@@ -43,14 +45,6 @@ fn app(
     }
 }
 
-fn send_signal(name: &str) -> io::Result<()> {
-    let status = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(std::process::id().to_string())
-        .status()?;
-    if status.success() { Ok(()) } else { Err(io::Error::other(format!("kill -{name}: {status}"))) }
-}
-
 /// A keep-alive connection that `worker` answers (its answer also proves that worker's
 /// `serve` runs, so its signal handlers are installed).
 fn connection_to(addr: SocketAddr, worker: usize) -> io::Result<TcpStream> {
@@ -72,17 +66,6 @@ fn connection_to(addr: SocketAddr, worker: usize) -> io::Result<TcpStream> {
         }
     }
     Err(io::Error::other(format!("{PROBES} connections did not reach worker {worker}")))
-}
-
-/// Reads until the peer closes (or the read timeout: an error).
-fn read_all(c: &mut TcpStream) -> io::Result<String> {
-    let mut got = Vec::new();
-    match c.read_to_end(&mut got) {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
-        Err(e) => return Err(e),
-    }
-    Ok(String::from_utf8_lossy(&got).into_owned())
 }
 
 #[test]

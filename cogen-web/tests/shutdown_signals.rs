@@ -5,12 +5,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use cogen::prelude::*;
 use cogen_web::{Config, Error, Request, ResponseWriter, Server};
+
+mod util;
+use util::{read_all, send_signal};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -31,30 +33,11 @@ fn app(req: Request, mut res: ResponseWriter) -> Result<(), Error> {
     }
 }
 
-fn send_signal(name: &str) -> io::Result<()> {
-    let status = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(std::process::id().to_string())
-        .status()?;
-    if status.success() { Ok(()) } else { Err(io::Error::other(format!("kill -{name}: {status}"))) }
-}
-
 fn request(addr: std::net::SocketAddr, path: &str) -> io::Result<TcpStream> {
     let mut c = TcpStream::connect(addr)?;
     c.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")?;
     Ok(c)
-}
-
-/// Reads until the peer closes (or the read timeout: an error).
-fn read_all(c: &mut TcpStream) -> io::Result<String> {
-    let mut got = Vec::new();
-    match c.read_to_end(&mut got) {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
-        Err(e) => return Err(e),
-    }
-    Ok(String::from_utf8_lossy(&got).into_owned())
 }
 
 #[test]

@@ -68,6 +68,27 @@ pub fn exchange(addr: SocketAddr, raw: &str) -> io::Result<String> {
     Ok(out)
 }
 
+/// Sends the signal `name` (`TERM`, `INT`, ...) to this test process with `kill` (for the
+/// test binaries whose only test is about signals).
+pub fn send_signal(name: &str) -> io::Result<()> {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(std::process::id().to_string())
+        .status()?;
+    if status.success() { Ok(()) } else { Err(io::Error::other(format!("kill -{name}: {status}"))) }
+}
+
+/// Reads until the peer closes (or the read timeout: an error).
+pub fn read_all(c: &mut TcpStream) -> io::Result<String> {
+    let mut got = Vec::new();
+    match c.read_to_end(&mut got) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+        Err(e) => return Err(e),
+    }
+    Ok(String::from_utf8_lossy(&got).into_owned())
+}
+
 /// A client connection with a 10 s read timeout (a hung server fails the test).
 pub fn connect(s: &TestServer) -> io::Result<TcpStream> {
     let c = TcpStream::connect(s.addr)?;
