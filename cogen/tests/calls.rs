@@ -209,7 +209,8 @@ fn a_callee_may_borrow_from_its_caller() -> Result<(), Error> {
 
 #[coro]
 fn inner_sleeps() -> u8 {
-    yield_!(Sleep::new(Duration::from_millis(30)));
+    // Long enough that a slow run (valgrind) still finds it parked after the first pass.
+    yield_!(Sleep::new(Duration::from_millis(500)));
     3
 }
 
