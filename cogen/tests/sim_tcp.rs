@@ -8,7 +8,7 @@ use std::io::{self, ErrorKind};
 use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
-use cogen::net::{TcpListener, TcpStream, UdpSocket};
+use cogen::net::{TcpListener, TcpStream};
 use cogen::prelude::*;
 use simutil::{addr, two_hosts};
 
@@ -197,22 +197,6 @@ fn a_crashed_host_resets_its_peers_and_can_boot_again() -> Result<(), Error> {
     let client = b.spawn(connect(at));
     sim.run()?;
     assert!(result(server)?.is_ok() && result(client)?.is_ok());
-    Ok(())
-}
-
-#[coro]
-fn udp() -> io::Result<()> {
-    let sock = UdpSocket::bind(addr("10.0.0.1:53")?)?;
-    yield_!(sock.send_to(b"x", addr("10.0.0.2:53")?))?;
-    Ok(())
-}
-
-#[test]
-fn what_is_not_simulated_fails_with_unsupported() -> Result<(), Error> {
-    let (mut sim, a, _b) = two_hosts(7)?;
-    let h = a.spawn(udp());
-    sim.run()?;
-    assert_eq!(result(h)?.map_err(|e| e.kind()), Err(ErrorKind::Unsupported));
     Ok(())
 }
 
