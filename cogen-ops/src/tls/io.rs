@@ -8,7 +8,6 @@ use std::io::{self, BufRead, IoSlice, Read, Write};
 
 use cogen_core::Direction;
 use rustls::Connection;
-use socket2::Socket;
 
 use crate::net::source::Source;
 
