@@ -37,7 +37,9 @@ impl<E: fmt::Display> fmt::Display for CheckFailure<E> {
         )?;
         match &self.trace {
             Some(trace) => write!(f, "\nthe end of its trace:\n{trace}"),
-            None => write!(f, " (the replay prints the end of its trace; {TRACE_VAR}=1 records it)"),
+            None => {
+                write!(f, " (the replay prints the end of its trace; {TRACE_VAR}=1 records it)")
+            }
         }
     }
 }
