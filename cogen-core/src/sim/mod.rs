@@ -3,8 +3,9 @@
 //!
 //! Each [`Host`] is a [`Scheduler`] of its own whose I/O driver is the simulated network
 //! (`Driver::Sim` in the reactor) and whose clock is the simulation's virtual clock. Inside
-//! its coroutines nothing changes: `TcpListener::bind`, `TcpStream::connect` and the socket
-//! operations see that a simulated host is running and use a simulated socket; `Sleep`,
+//! its coroutines nothing changes: `TcpListener::bind`, `TcpStream::connect`,
+//! `UdpSocket::bind` and the socket operations (and TLS streams over them) see that a
+//! simulated host is running and use a simulated socket; `Sleep`,
 //! timeouts, weak timeouts, signals and queues work on the host's scheduler as ever, in
 //! virtual time. Real descriptors (pipes, child processes, OS signals) are refused on a
 //! simulated host with `Unsupported`: their timing would come from outside the seed.
@@ -24,7 +25,10 @@
 //!    the next arrival and every host's next timer; with neither, the run is over
 //!    (finished, or stalled if coroutines are still parked).
 //!
-//! Every delivery and every scheduling choice is folded into [`Sim::trace_hash`].
+//! Every delivery and every scheduling choice is folded into [`Sim::trace_hash`]. While
+//! [`Sim::record_trace`] is on, the network also records deliveries, drops and faults, and
+//! step 2 notes each host's runnable coroutines before its pass and diffs its `dump()` after
+//! it (`pass_trace.rs`): the printable [`Trace`], with no hook in the scheduler.
 
 mod check;
 mod datagram;

@@ -1,5 +1,5 @@
 //! The simulated network: hosts by address, links with latency, TCP endpoints with their
-//! buffers and window, and the queue of segments in flight.
+//! buffers and window, and the queue of segments (and datagrams) in flight.
 //!
 //! # Implementation
 //!
@@ -18,6 +18,11 @@
 //! connect waits for its timeout). Closing with unread bytes, or a crashed host, resets the
 //! peer (`ConnectionReset`); a normal close or `shutdown(Write)` sends a FIN (the peer reads
 //! the end of stream); bytes arriving at a closed endpoint are answered with a reset.
+//!
+//! Endpoint slots are reused: segments name endpoints by index, so a slot goes back on the
+//! free list only when both ends' handles are gone and no segment in flight or held names
+//! either (`Endpoint::inbound` counts them). A long run with connections opening and closing
+//! keeps as many slots as were open at once. UDP lives in [`datagram`](super::datagram).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;

@@ -14,9 +14,10 @@ use std::time::Duration;
 /// value but `0`), and [`check`](super::check) print the failing seed's.
 pub const TRACE_VAR: &str = "COGEN_SIM_TRACE";
 
-/// The most events a trace keeps (the oldest go first): a million lines is more than anyone
-/// reads, and bounds the memory of a long run that records (about 100 MB at worst).
-pub const TRACE_CAPACITY: usize = 1_000_000;
+/// The most events a trace keeps (the oldest go first): more lines than anyone reads, and a
+/// bound on the memory of a long run that records (an event with its operation's description
+/// takes about 200 bytes, so about 50 MB at most).
+pub const TRACE_CAPACITY: usize = 250_000;
 
 /// How many of its last events [`check`](super::check) prints for a failing seed: enough
 /// to see the last round trips of a few coroutines, short enough for a terminal.
