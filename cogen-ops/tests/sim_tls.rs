@@ -160,3 +160,40 @@ fn the_handshake_times_out_in_virtual_time() -> Result<(), Error> {
     assert!(sim.elapsed() >= Duration::from_secs(3600), "the client slept its hour");
     Ok(())
 }
+
+/// Reads until a clean end of stream: how many bytes came.
+#[coro]
+fn read_to_end(at: SocketAddr, acceptor: TlsAcceptor) -> io::Result<usize> {
+    let tls = yield_!(accept_tls(at, acceptor))?;
+    let mut n = 0;
+    loop {
+        let data = yield_!(tls.read(1024))?;
+        if data.is_empty() {
+            return Ok(n);
+        }
+        n += data.len();
+    }
+}
+
+/// Writes, then shuts down writing with the immediate `try_shutdown`.
+#[coro]
+fn write_and_try_shutdown(to: SocketAddr, connector: TlsConnector) -> io::Result<()> {
+    let tls = yield_!(connect_tls(to, connector))?;
+    yield_!(tls.write_all(b"twelve bytes"))?;
+    tls.try_shutdown(Shutdown::Write)?;
+    yield_!(Sleep::new(Duration::from_secs(1))); // keep the stream until the server is done
+    Ok(())
+}
+
+#[test]
+fn try_shutdown_sends_close_notify_and_a_fin_on_a_simulated_stream() -> Result<(), Error> {
+    let cert = TestCert::new()?;
+    let (mut sim, a, b) = two_hosts(4)?;
+    let at = addr("10.0.0.1:443")?;
+    let s = a.spawn(read_to_end(at, TlsAcceptor::new(cert.server(&[])?)));
+    let c = b.spawn(write_and_try_shutdown(at, TlsConnector::new(cert.client(&[])?)));
+    sim.run()?;
+    result(c)??;
+    assert_eq!(result(s)??, 12);
+    Ok(())
+}

@@ -474,7 +474,12 @@ impl Net {
             Segment::Syn { from, to } => self.on_syn(now, from, to),
             Segment::SynAck { to } => {
                 let ep = &mut self.endpoints[to];
-                if ep.setup == Setup::Connecting {
+                if ep.closed && ep.setup == Setup::Connecting {
+                    // The connect was given up (timed out, dropped): as a real stack would,
+                    // answer the server's SYN-ACK with a reset.
+                    ep.setup = Setup::Established;
+                    self.reset_peer_of(now, to);
+                } else if ep.setup == Setup::Connecting {
                     ep.setup = Setup::Established;
                     ep.fire(false, true, false);
                 }
