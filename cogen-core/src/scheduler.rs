@@ -433,6 +433,12 @@ impl Scheduler {
         active.iter().fold(0, |h, id| crate::sim::rng::mix(h, u64::from(id.index)))
     }
 
+    /// The runnable coroutines, in the order they will run (the simulation's printable
+    /// trace; never called on the real path).
+    pub(crate) fn runnable_ids(&self) -> Vec<TaskId> {
+        self.core.active.iter().copied().collect()
+    }
+
     /// An iterator that runs one loop pass per `next()` (the original's `iter_run`), ending
     /// when [`run`](Scheduler::run) would return. Each item is the pass's outcome.
     ///

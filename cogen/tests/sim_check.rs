@@ -95,3 +95,30 @@ fn a_sweep_finds_the_race_and_its_seed_replays_it() -> Result<(), Error> {
     assert_eq!(replay.trace_hash, failure.trace_hash);
     Ok(())
 }
+
+/// A failing run that recorded its trace hands over (and prints) the end of it: the
+/// last `TRACE_TAIL` events, ending with the withdrawals that overdrew the account.
+#[test]
+fn a_failure_carries_the_end_of_its_trace() -> Result<(), Error> {
+    if std::env::var(cogen::sim::SEED_VAR).is_ok() || std::env::var(cogen::sim::TRACE_VAR).is_ok() {
+        return Ok(());
+    }
+    let recorded = |sim: &mut Sim| {
+        sim.record_trace(true);
+        scenario(sim)
+    };
+    let failure = match check(0..1000, recorded) {
+        Ok(n) => panic!("the race was not found in {n} seeds"),
+        Err(f) => f,
+    };
+    let trace = failure.trace.as_ref().ok_or(Error::Timeout)?;
+    assert!(trace.len() <= cogen::sim::TRACE_TAIL && !trace.is_empty());
+    let text = failure.to_string();
+    assert!(text.contains("the end of its trace:"), "{text}");
+    assert!(text.contains("teller #"), "the tellers ran: {text}");
+    // Without recording, the failure says how to get the trace.
+    let plain = check(std::iter::once(failure.seed), scenario).err().ok_or(Error::Timeout)?;
+    assert!(plain.trace.is_none());
+    assert!(plain.to_string().contains("COGEN_SIM_TRACE=1"), "{plain}");
+    Ok(())
+}

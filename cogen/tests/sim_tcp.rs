@@ -8,7 +8,7 @@ use std::io::{self, ErrorKind};
 use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
-use cogen::net::{TcpListener, TcpStream, UdpSocket};
+use cogen::net::{TcpListener, TcpStream};
 use cogen::prelude::*;
 use simutil::{addr, two_hosts};
 
@@ -201,22 +201,6 @@ fn a_crashed_host_resets_its_peers_and_can_boot_again() -> Result<(), Error> {
 }
 
 #[coro]
-fn udp() -> io::Result<()> {
-    let sock = UdpSocket::bind(addr("10.0.0.1:53")?)?;
-    yield_!(sock.send_to(b"x", addr("10.0.0.2:53")?))?;
-    Ok(())
-}
-
-#[test]
-fn what_is_not_simulated_fails_with_unsupported() -> Result<(), Error> {
-    let (mut sim, a, _b) = two_hosts(7)?;
-    let h = a.spawn(udp());
-    sim.run()?;
-    assert_eq!(result(h)?.map_err(|e| e.kind()), Err(ErrorKind::Unsupported));
-    Ok(())
-}
-
-#[coro]
 fn echo_once(at: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(at)?;
     let (conn, _) = yield_!(listener.accept())?;
@@ -284,5 +268,34 @@ fn a_real_descriptor_is_refused_on_a_simulated_host() -> Result<(), Error> {
     sim.run()?;
     let _ = std::fs::remove_file(&path);
     assert_eq!(result(h)?.map_err(|e| e.kind()), Err(ErrorKind::Unsupported));
+    Ok(())
+}
+
+#[coro]
+fn accept_and_read(at: SocketAddr) -> io::Result<Vec<u8>> {
+    let listener = TcpListener::bind(at)?;
+    let (conn, _) = yield_!(listener.accept())?;
+    yield_!(conn.read(100).timeout(Duration::from_secs(10)))
+}
+
+#[coro]
+fn impatient_connect(to: SocketAddr) -> io::Result<()> {
+    // Gives up after 1.5 ms: the SYN is there at 1 ms, the SYN-ACK would be back at 2 ms.
+    yield_!(TcpStream::connect(to).timeout(Duration::from_micros(1500)))?;
+    Ok(())
+}
+
+/// A connect that gave up before the SYN-ACK came back answers it with a reset, so the
+/// connection the server accepted is reset instead of waiting forever.
+#[test]
+fn a_connect_given_up_resets_the_accepted_connection() -> Result<(), Error> {
+    let (mut sim, a, b) = two_hosts(10)?;
+    let at = addr("10.0.0.1:80")?;
+    let server = a.spawn(accept_and_read(at));
+    let client = b.spawn(impatient_connect(at));
+    sim.run()?;
+    assert_eq!(result(client)?.map_err(|e| e.kind()), Err(ErrorKind::TimedOut));
+    assert_eq!(result(server)?.map_err(|e| e.kind()), Err(ErrorKind::ConnectionReset));
+    assert!(sim.elapsed() < Duration::from_secs(1), "reset at once, not at the read's timeout");
     Ok(())
 }

@@ -1,15 +1,18 @@
 //! The seed sweep: [`check`] runs a scenario under many seeds and reports the first that
-//! fails, with how to replay it.
+//! fails, with how to replay it and, when recorded, the end of its trace.
 
 use std::fmt;
 
 use super::Sim;
+use super::trace::{TRACE_TAIL, TRACE_VAR, Trace};
 
 /// The environment variable that makes [`check`] run one seed only (to replay a failure).
 pub const SEED_VAR: &str = "COGEN_SIM_SEED";
 
-/// A scenario that failed under [`check`]: its seed, its error, and the run's trace hash.
+/// A scenario that failed under [`check`]: its seed, its error, the run's trace hash and,
+/// if it was recorded, the last [`TRACE_TAIL`] events of its trace.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct CheckFailure<E> {
     /// The failing seed.
     pub seed: u64,
@@ -17,6 +20,9 @@ pub struct CheckFailure<E> {
     pub error: E,
     /// [`Sim::trace_hash`] when the scenario returned.
     pub trace_hash: u64,
+    /// The end of the run's printable trace, when it was recorded (a replay with
+    /// `COGEN_SIM_SEED`, `COGEN_SIM_TRACE` set, or [`Sim::record_trace`] in the scenario).
+    pub trace: Option<Trace>,
 }
 
 impl<E: fmt::Display> fmt::Display for CheckFailure<E> {
@@ -28,7 +34,13 @@ impl<E: fmt::Display> fmt::Display for CheckFailure<E> {
             seed = self.seed,
             error = self.error,
             hash = self.trace_hash,
-        )
+        )?;
+        match &self.trace {
+            Some(trace) => write!(f, "\nthe end of its trace:\n{trace}"),
+            None => {
+                write!(f, " (the replay prints the end of its trace; {TRACE_VAR}=1 records it)")
+            }
+        }
     }
 }
 
@@ -36,7 +48,9 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for CheckFailure<E> {}
 
 /// Runs `scenario` on a fresh [`Sim`] for each seed (only the one in `COGEN_SIM_SEED` if that
 /// is set), and stops at the first error, which it prints to stderr with the seed and the
-/// command to replay it. Returns the number of seeds run.
+/// command to replay it. A replay (`COGEN_SIM_SEED` set) records the printable trace, and
+/// so does every run with `COGEN_SIM_TRACE=1`; a failure then prints its last
+/// [`TRACE_TAIL`] events. Returns the number of seeds run.
 ///
 /// # Errors
 ///
@@ -76,7 +90,8 @@ where
                     std::io::ErrorKind::InvalidInput,
                     format!("{SEED_VAR}={v:?} is not a seed: {e}"),
                 );
-                return Err(CheckFailure { seed: 0, error: E::from(error), trace_hash: 0 });
+                let error = E::from(error);
+                return Err(CheckFailure { seed: 0, error, trace_hash: 0, trace: None });
             }
         },
         Err(_) => None,
@@ -88,10 +103,14 @@ where
     let mut ran = 0;
     for seed in seeds {
         let mut sim = Sim::new(seed);
+        if forced.is_some() {
+            sim.record_trace(true);
+        }
         let outcome = scenario(&mut sim);
         ran += 1;
         if let Err(error) = outcome {
-            let failure = CheckFailure { seed, error, trace_hash: sim.trace_hash() };
+            let trace = sim.is_recording_trace().then(|| sim.trace().tail(TRACE_TAIL));
+            let failure = CheckFailure { seed, error, trace_hash: sim.trace_hash(), trace };
             eprintln!("{failure}");
             return Err(failure);
         }

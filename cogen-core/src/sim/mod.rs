@@ -3,8 +3,9 @@
 //!
 //! Each [`Host`] is a [`Scheduler`] of its own whose I/O driver is the simulated network
 //! (`Driver::Sim` in the reactor) and whose clock is the simulation's virtual clock. Inside
-//! its coroutines nothing changes: `TcpListener::bind`, `TcpStream::connect` and the socket
-//! operations see that a simulated host is running and use a simulated socket; `Sleep`,
+//! its coroutines nothing changes: `TcpListener::bind`, `TcpStream::connect`,
+//! `UdpSocket::bind` and the socket operations (and TLS streams over them) see that a
+//! simulated host is running and use a simulated socket; `Sleep`,
 //! timeouts, weak timeouts, signals and queues work on the host's scheduler as ever, in
 //! virtual time. Real descriptors (pipes, child processes, OS signals) are refused on a
 //! simulated host with `Unsupported`: their timing would come from outside the seed.
@@ -24,12 +25,18 @@
 //!    the next arrival and every host's next timer; with neither, the run is over
 //!    (finished, or stalled if coroutines are still parked).
 //!
-//! Every delivery and every scheduling choice is folded into [`Sim::trace_hash`].
+//! Every delivery and every scheduling choice is folded into [`Sim::trace_hash`]. While
+//! [`Sim::record_trace`] is on, the network also records deliveries, drops and faults, and
+//! step 2 notes each host's runnable coroutines before its pass and diffs its `dump()` after
+//! it (`pass_trace.rs`): the printable [`Trace`], with no hook in the scheduler.
 
 mod check;
+mod datagram;
 pub(crate) mod net;
+mod pass_trace;
 pub(crate) mod rng;
 pub mod socket;
+mod trace;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -46,11 +53,13 @@ use crate::handle::CoroutineRef;
 use crate::scheduler::Scheduler;
 use crate::time::{Clock, ClockGuard, VirtualClock};
 
-use net::{HostId, LinkConf, Net, World};
+use net::{HostId, Net, World};
+use pass_trace::PassTrace;
 use rng::{Rng, mix};
 use socket::HostGuard;
 
 pub use check::{CheckFailure, SEED_VAR, check};
+pub use trace::{EventKind, TRACE_CAPACITY, TRACE_TAIL, TRACE_VAR, Trace, TraceEvent};
 
 /// How long the runner sleeps (real time) when the only thing left is a wake from another
 /// thread (a `Blocking` closure, say): such wakes come at wall-clock speed.
@@ -101,17 +110,58 @@ struct HostInner {
     world: Rc<World>,
     /// The host's scheduler; `None` after a crash, until something is spawned on it again.
     sched: RefCell<Option<Scheduler>>,
+    /// What the printable trace knows of its coroutines (used only while recording).
+    seen: RefCell<PassTrace>,
 }
 
 impl Sim {
     /// A simulation whose every random choice (latencies, the order of ready coroutines and
     /// hosts) comes from `seed`.
     pub fn new(seed: u64) -> Self {
-        let world = Rc::new(World {
-            clock: Rc::new(VirtualClock::new()),
-            net: RefCell::new(Net::new(seed)),
-        });
+        let clock = Rc::new(VirtualClock::new());
+        let mut net = Net::new(seed, clock.now());
+        if std::env::var_os(TRACE_VAR).is_some_and(|v| v != "0") {
+            net.log = Some(Trace::default());
+        }
+        let world = Rc::new(World { clock, net: RefCell::new(net) });
         Sim { world, hosts: Vec::new(), rng: Rng::new(seed) }
+    }
+
+    /// Records the printable [`trace`](Self::trace) from now on (`true`), or stops and drops
+    /// it (`false`). Off by default, unless the environment variable [`TRACE_VAR`]
+    /// (`COGEN_SIM_TRACE`) is set: a long run keeps only the [`trace_hash`](Self::trace_hash).
+    /// Recording changes nothing in the run (the same seed gives the same hash either way).
+    pub fn record_trace(&mut self, on: bool) {
+        let mut net = self.world.net.borrow_mut();
+        match (on, net.log.is_some()) {
+            (true, false) => net.log = Some(Trace::default()),
+            (false, _) => net.log = None,
+            (true, true) => {}
+        }
+    }
+
+    /// The events recorded so far (empty unless [`record_trace`](Self::record_trace) is on):
+    /// which coroutine of which host ran and what it parked on, what arrived, what was
+    /// dropped, partitions, heals and crashes, in virtual time. Equal for equal seeds and
+    /// programs.
+    pub fn trace(&self) -> Trace {
+        self.world.net.borrow().log.clone().unwrap_or_default()
+    }
+
+    /// Whether the printable trace is being recorded.
+    pub fn is_recording_trace(&self) -> bool {
+        self.world.net.borrow().log.is_some()
+    }
+
+    /// The sizes of the network's tables, for tests that check a long run stays bounded.
+    #[doc(hidden)]
+    pub fn net_stats(&self) -> NetStats {
+        let net = self.world.net.borrow();
+        NetStats {
+            endpoint_slots: net.endpoint_slots(),
+            live_endpoints: net.live_endpoints(),
+            udp_slots: net.udp.slots(),
+        }
     }
 
     /// Adds a host with address `ip`.
@@ -122,8 +172,13 @@ impl Sim {
     /// (a simulated host still owns one, for wakes from other threads).
     pub fn host(&mut self, ip: IpAddr) -> Result<Host, Error> {
         let id = self.world.net.borrow_mut().add_host(ip)?;
-        let inner =
-            Rc::new(HostInner { id, ip, world: Rc::clone(&self.world), sched: RefCell::new(None) });
+        let inner = Rc::new(HostInner {
+            id,
+            ip,
+            world: Rc::clone(&self.world),
+            sched: RefCell::new(None),
+            seen: RefCell::default(),
+        });
         inner.boot()?;
         self.hosts.push(Rc::clone(&inner));
         Ok(Host { inner })
@@ -250,6 +305,18 @@ impl Sim {
     }
 }
 
+/// The sizes of a simulated network's tables ([`Sim::net_stats`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetStats {
+    /// Slots of the TCP endpoint table, live or free for reuse.
+    pub endpoint_slots: usize,
+    /// TCP endpoints in use.
+    pub live_endpoints: usize,
+    /// Slots of the UDP socket table.
+    pub udp_slots: usize,
+}
+
 /// Why the runner stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Idle {
@@ -312,9 +379,26 @@ impl HostInner {
         let mut slot = self.sched.borrow_mut();
         let Some(sched) = slot.as_mut() else { return Ok(0) };
         let choice = sched.shuffle_active(rng);
+        let recording = self.world.net.borrow().log.is_some();
+        let runnable = if recording { sched.runnable_ids() } else { Vec::new() };
         let _host = HostGuard::enter(&self.world, self.id);
         sched.run_once(Some(Duration::ZERO))?;
+        if recording {
+            let events = self.seen.borrow_mut().after_pass(self.ip, &runnable, &sched.dump());
+            let now = self.world.now();
+            let mut net = self.world.net.borrow_mut();
+            for kind in events {
+                net.log(now, || kind);
+            }
+        }
         Ok(choice)
+    }
+
+    /// Records a fault of this host in the printable trace.
+    fn log_fault(&self, what: &str) {
+        let now = self.world.now();
+        let ip = self.ip;
+        self.world.net.borrow_mut().log(now, || EventKind::Fault { what: format!("{what} {ip}") });
     }
 }
 
@@ -327,10 +411,11 @@ impl Host {
     /// If called from a coroutine running on this same host (its scheduler is busy running
     /// it): spawn with the `Spawn` operation there.
     pub fn spawn<F: Future + 'static>(&self, coroutine: Coroutine<F>) -> CoroutineRef<F::Output> {
-        if self.inner.sched.borrow().is_none()
-            && let Err(e) = self.inner.boot()
-        {
-            panic!("cogen::sim: cannot restart host {}: {e}", self.inner.ip);
+        if self.inner.sched.borrow().is_none() {
+            if let Err(e) = self.inner.boot() {
+                panic!("cogen::sim: cannot restart host {}: {e}", self.inner.ip);
+            }
+            self.inner.log_fault("boot");
         }
         let mut slot = self.inner.sched.try_borrow_mut().unwrap_or_else(|_| {
             panic!(
@@ -364,6 +449,10 @@ impl Host {
             })
             .take();
         let world = &self.inner.world;
+        if sched.is_some() {
+            self.inner.log_fault("crash");
+        }
+        *self.inner.seen.borrow_mut() = PassTrace::default();
         world.net.borrow_mut().hosts[self.inner.id].crashing = true;
         {
             let _host = HostGuard::enter(world, self.inner.id);
@@ -418,7 +507,8 @@ pub struct SimHandle {
 impl SimHandle {
     /// As [`Sim::partition`].
     pub fn partition(&self, a: &Host, b: &Host) {
-        self.world.net.borrow_mut().partition(a.inner.ip, b.inner.ip);
+        let now = self.world.now();
+        self.world.net.borrow_mut().partition(now, a.inner.ip, b.inner.ip);
     }
 
     /// As [`Sim::heal`].
@@ -439,7 +529,24 @@ impl fmt::Debug for SimHandle {
     }
 }
 
-/// The link between two hosts, from [`Sim::link`]: set its latency.
+/// The link between two hosts, from [`Sim::link`]: its latency, and what it does to UDP
+/// datagrams (loss, duplication; reordering follows from the latency range).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cogen::sim::Sim;
+///
+/// let mut sim = Sim::new(9);
+/// let a = sim.host("10.0.0.1".parse().map_err(std::io::Error::other)?)?;
+/// let b = sim.host("10.0.0.2".parse().map_err(std::io::Error::other)?)?;
+/// sim.link(&a, &b)
+///     .latency(Duration::from_millis(5), Duration::from_millis(50)) // datagrams may reorder
+///     .loss(0.1)                                                     // 10 % are dropped
+///     .duplicate(0.01);                                              // 1 % arrive twice
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Link<'a> {
     sim: &'a mut Sim,
@@ -451,9 +558,41 @@ impl Link<'_> {
     /// Each segment takes a latency drawn uniformly from `min..=max` (each way; in order
     /// all the same: a segment never overtakes an earlier one of its connection). The
     /// default is 1 ms.
+    ///
+    /// UDP datagrams each draw their own latency and are not held behind each other, so a
+    /// range wider than the gap between two sends reorders them; with `min == max` they
+    /// arrive in sending order.
     pub fn latency(self, min: Duration, max: Duration) -> Self {
-        let conf = LinkConf { min: min.min(max), max: max.max(min) };
-        self.sim.world.net.borrow_mut().set_link(self.a, self.b, conf);
+        self.update(|c| {
+            c.min = min.min(max);
+            c.max = max.max(min);
+        })
+    }
+
+    /// Each UDP datagram is lost with probability `p` (clamped to `0.0..=1.0`; default 0),
+    /// drawn from the seed. TCP segments are never lost: TCP would retransmit them, which
+    /// the simulation shows as latency and partitions instead.
+    pub fn loss(self, p: f64) -> Self {
+        self.update(|c| c.loss = clamp_probability(p))
+    }
+
+    /// Each UDP datagram that is not lost arrives twice with probability `p` (clamped to
+    /// `0.0..=1.0`; default 0), each copy after a latency of its own.
+    pub fn duplicate(self, p: f64) -> Self {
+        self.update(|c| c.duplicate = clamp_probability(p))
+    }
+
+    fn update(self, change: impl FnOnce(&mut net::LinkConf)) -> Self {
+        let mut net = self.sim.world.net.borrow_mut();
+        let mut conf = net.link_conf(self.a, self.b);
+        change(&mut conf);
+        net.set_link(self.a, self.b, conf);
+        drop(net);
         self
     }
+}
+
+/// `p` as a probability: NaN is 0.
+fn clamp_probability(p: f64) -> f64 {
+    if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) }
 }

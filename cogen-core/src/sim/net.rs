@@ -1,5 +1,5 @@
 //! The simulated network: hosts by address, links with latency, TCP endpoints with their
-//! buffers and window, and the queue of segments in flight.
+//! buffers and window, and the queue of segments (and datagrams) in flight.
 //!
 //! # Implementation
 //!
@@ -18,6 +18,11 @@
 //! connect waits for its timeout). Closing with unread bytes, or a crashed host, resets the
 //! peer (`ConnectionReset`); a normal close or `shutdown(Write)` sends a FIN (the peer reads
 //! the end of stream); bytes arriving at a closed endpoint are answered with a reset.
+//!
+//! Endpoint slots are reused: segments name endpoints by index, so a slot goes back on the
+//! free list only when both ends' handles are gone and no segment in flight or held names
+//! either (`Endpoint::inbound` counts them). A long run with connections opening and closing
+//! keeps as many slots as were open at once. UDP lives in [`datagram`](super::datagram).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -30,7 +35,9 @@ use std::time::{Duration, Instant};
 use crate::reactor::ReactorShared;
 use crate::registration::IoRegistration;
 
+use super::datagram::Udp;
 use super::rng::{Rng, mix};
+use super::trace::{EventKind, Trace};
 
 /// The window of a simulated TCP connection, each way: the bytes a sender may have sent that
 /// its peer has not read yet. 64 KiB, a common initial receive window, so transfers larger
@@ -91,6 +98,11 @@ struct Endpoint {
     tx_last_at: Instant,
     /// The handle is gone (closed or crashed): arriving bytes are answered with a reset.
     closed: bool,
+    /// Segments in flight or held that name this endpoint (as receiver, or a SYN's sender):
+    /// the slot is not reused while any is left.
+    inbound: usize,
+    /// The slot is on the free list.
+    freed: bool,
 }
 
 impl Endpoint {
@@ -114,7 +126,7 @@ struct Listener {
 
 /// What travels between hosts.
 #[derive(Clone, Debug)]
-enum Segment {
+pub(super) enum Segment {
     /// A connect from endpoint `from` to `to`.
     Syn {
         from: usize,
@@ -143,6 +155,13 @@ enum Segment {
         to: usize,
         n: usize,
     },
+    /// A UDP datagram, addressed by socket address (the receiving socket is looked up when
+    /// it arrives).
+    Datagram {
+        from: SocketAddr,
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
 }
 
 impl Segment {
@@ -156,8 +175,47 @@ impl Segment {
             Segment::Fin { to } => (5, *to, 0),
             Segment::Rst { to } => (6, *to, 0),
             Segment::Ack { to, n } => (7, *to, *n),
+            Segment::Datagram { to, bytes, .. } => (8, usize::from(to.port()), bytes.len()),
         };
         kind | (ep as u64) << 8 | (n as u64) << 40
+    }
+
+    /// The endpoint the segment names (its receiver; a SYN's sender), which must keep its
+    /// slot until the segment is delivered.
+    fn endpoint(&self) -> Option<usize> {
+        match self {
+            Segment::Syn { from, .. } => Some(*from),
+            Segment::SynAck { to }
+            | Segment::Refused { to }
+            | Segment::Data { to, .. }
+            | Segment::Fin { to }
+            | Segment::Rst { to }
+            | Segment::Ack { to, .. } => Some(*to),
+            Segment::Datagram { .. } => None,
+        }
+    }
+
+    /// Its name in the trace.
+    fn name(&self) -> &'static str {
+        match self {
+            Segment::Syn { .. } => "syn",
+            Segment::SynAck { .. } => "syn-ack",
+            Segment::Refused { .. } => "refused",
+            Segment::Data { .. } => "data",
+            Segment::Fin { .. } => "fin",
+            Segment::Rst { .. } => "rst",
+            Segment::Ack { .. } => "ack",
+            Segment::Datagram { .. } => "datagram",
+        }
+    }
+
+    /// Its payload's length (bytes acknowledged, for an ack).
+    fn len(&self) -> usize {
+        match self {
+            Segment::Data { bytes, .. } | Segment::Datagram { bytes, .. } => bytes.len(),
+            Segment::Ack { n, .. } => *n,
+            _ => 0,
+        }
     }
 }
 
@@ -193,11 +251,22 @@ struct Held {
     segment: Segment,
 }
 
-/// The latency range of a link, each way.
+/// A link's configuration, each way.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LinkConf {
+    /// The latency range.
     pub(crate) min: Duration,
     pub(crate) max: Duration,
+    /// The probability that a datagram is lost (TCP segments never are: TCP retransmits).
+    pub(crate) loss: f64,
+    /// The probability that a datagram arrives twice (each copy with a latency of its own).
+    pub(crate) duplicate: f64,
+}
+
+impl Default for LinkConf {
+    fn default() -> Self {
+        LinkConf { min: DEFAULT_LATENCY, max: DEFAULT_LATENCY, loss: 0.0, duplicate: 0.0 }
+    }
 }
 
 /// The whole network of one simulation.
@@ -213,14 +282,24 @@ pub(crate) struct Net {
     /// Segments sent across a partition, in sending order: delivered once it heals (as
     /// TCP's retransmissions would).
     held: Vec<Held>,
+    /// Endpoint slots free for reuse.
+    free_endpoints: Vec<usize>,
+    /// Listener slots free for reuse.
+    free_listeners: Vec<usize>,
+    /// The UDP sockets.
+    pub(super) udp: Udp,
     seq: u64,
-    rng: Rng,
+    pub(super) rng: Rng,
     /// The fingerprint of every delivery (and, from the runner, every scheduling choice).
     pub(crate) trace: u64,
+    /// The printable trace, while recording.
+    pub(crate) log: Option<Trace>,
+    /// The instant virtual time 0 stands for (the trace's times count from it).
+    start: Instant,
 }
 
 impl Net {
-    pub(crate) fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64, start: Instant) -> Self {
         Net {
             hosts: Vec::new(),
             links: HashMap::new(),
@@ -230,12 +309,35 @@ impl Net {
             queue: BinaryHeap::new(),
             partitions: HashSet::new(),
             held: Vec::new(),
+            free_endpoints: Vec::new(),
+            free_listeners: Vec::new(),
+            udp: Udp::default(),
             seq: 0,
             // A generator of its own, so that network draws and scheduling draws do not
             // shift each other when only one side changes.
             rng: Rng::new(seed ^ 0x6E65_7477_6F72_6B00),
             trace: 0,
+            log: None,
+            start,
         }
+    }
+
+    /// Records `kind` in the printable trace, if recording (`kind` is only built then).
+    #[inline]
+    pub(crate) fn log(&mut self, now: Instant, kind: impl FnOnce() -> EventKind) {
+        if let Some(log) = &mut self.log {
+            log.push(now.saturating_duration_since(self.start), kind());
+        }
+    }
+
+    /// Slots in the endpoint table (live or free): what a long run must keep bounded.
+    pub(crate) fn endpoint_slots(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    /// Endpoints in use (not on the free list).
+    pub(crate) fn live_endpoints(&self) -> usize {
+        self.endpoints.len() - self.free_endpoints.len()
     }
 
     pub(crate) fn add_host(&mut self, ip: IpAddr) -> io::Result<HostId> {
@@ -259,9 +361,10 @@ impl Net {
     }
 
     /// Cuts `a` and `b` off from each other: segments between them are held until they heal.
-    pub(crate) fn partition(&mut self, a: IpAddr, b: IpAddr) {
+    pub(crate) fn partition(&mut self, now: Instant, a: IpAddr, b: IpAddr) {
         self.partitions.insert(link_key(a, b));
         self.trace = mix(self.trace, 0x5041_5254);
+        self.log(now, || EventKind::Fault { what: format!("partition {a} {b}") });
     }
 
     /// Reconnects `a` and `b`: what was held is sent now, in its order.
@@ -271,20 +374,28 @@ impl Net {
             return;
         }
         self.trace = mix(self.trace, 0x4845_414C);
+        self.log(now, || EventKind::Fault { what: format!("heal {a} {b}") });
         let (now_held, still): (Vec<Held>, Vec<Held>) =
             std::mem::take(&mut self.held).into_iter().partition(|h| link_key(h.src, h.dst) == key);
         self.held = still;
         for h in now_held {
+            if let Some(ep) = h.segment.endpoint() {
+                self.endpoints[ep].inbound -= 1; // counted again by `send`
+            }
             self.send(now, h.from, h.src, h.dst, h.segment);
         }
     }
 
-    fn latency(&mut self, a: IpAddr, b: IpAddr) -> Duration {
-        let conf = self
-            .links
-            .get(&link_key(a, b))
-            .copied()
-            .unwrap_or(LinkConf { min: DEFAULT_LATENCY, max: DEFAULT_LATENCY });
+    pub(super) fn link_conf(&self, a: IpAddr, b: IpAddr) -> LinkConf {
+        self.links.get(&link_key(a, b)).copied().unwrap_or_default()
+    }
+
+    pub(super) fn is_partitioned(&self, a: IpAddr, b: IpAddr) -> bool {
+        self.partitions.contains(&link_key(a, b))
+    }
+
+    pub(super) fn latency(&mut self, a: IpAddr, b: IpAddr) -> Duration {
+        let conf = self.link_conf(a, b);
         let span = conf.max.saturating_sub(conf.min);
         let span_ns = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
         if span_ns == 0 {
@@ -296,6 +407,9 @@ impl Net {
     /// Sends `segment` from endpoint `from` (in order after its earlier segments), or, with
     /// no endpoint, from address `src` to `dst`.
     fn send(&mut self, now: Instant, from: Option<usize>, src: IpAddr, dst: IpAddr, s: Segment) {
+        if let Some(ep) = s.endpoint() {
+            self.endpoints[ep].inbound += 1;
+        }
         if self.partitions.contains(&link_key(src, dst)) {
             self.held.push(Held { from, src, dst, segment: s });
             return;
@@ -306,8 +420,13 @@ impl Net {
             at = at.max(ep.tx_last_at);
             ep.tx_last_at = at;
         }
+        self.enqueue(at, s);
+    }
+
+    /// Puts `segment` in flight, to arrive at `at` (after those already due then).
+    pub(super) fn enqueue(&mut self, at: Instant, segment: Segment) {
         self.seq += 1;
-        self.queue.push(Reverse(InFlight { at, seq: self.seq, segment: s }));
+        self.queue.push(Reverse(InFlight { at, seq: self.seq, segment }));
     }
 
     /// The arrival time of the next segment in flight.
@@ -321,18 +440,46 @@ impl Net {
         while self.queue.peek().is_some_and(|Reverse(f)| f.at <= now) {
             let Some(Reverse(f)) = self.queue.pop() else { break };
             self.trace = mix(mix(self.trace, f.segment.fingerprint()), f.seq);
+            if self.log.is_some() {
+                self.log_delivery(now, &f.segment);
+            }
+            let ep = f.segment.endpoint();
             self.deliver(now, f.segment);
+            if let Some(ep) = ep {
+                self.endpoints[ep].inbound -= 1;
+                self.free_if_done(ep);
+            }
             any = true;
         }
         any
     }
 
+    /// Records a delivery in the printable trace (a datagram's is recorded where it lands).
+    fn log_delivery(&mut self, now: Instant, segment: &Segment) {
+        let (from, to) = match segment {
+            Segment::Syn { from, to } => (self.endpoints[*from].local, *to),
+            Segment::Datagram { .. } => return,
+            _ => match segment.endpoint() {
+                Some(ep) => (self.endpoints[ep].peer, self.endpoints[ep].local),
+                None => return,
+            },
+        };
+        let (what, bytes) = (segment.name(), segment.len());
+        self.log(now, || EventKind::Delivered { from, to, what, bytes });
+    }
+
     fn deliver(&mut self, now: Instant, segment: Segment) {
         match segment {
+            Segment::Datagram { from, to, bytes } => self.deliver_datagram(now, from, to, bytes),
             Segment::Syn { from, to } => self.on_syn(now, from, to),
             Segment::SynAck { to } => {
                 let ep = &mut self.endpoints[to];
-                if ep.setup == Setup::Connecting {
+                if ep.closed && ep.setup == Setup::Connecting {
+                    // The connect was given up (timed out, dropped): as a real stack would,
+                    // answer the server's SYN-ACK with a reset.
+                    ep.setup = Setup::Established;
+                    self.reset_peer_of(now, to);
+                } else if ep.setup == Setup::Connecting {
                     ep.setup = Setup::Established;
                     ep.fire(false, true, false);
                 }
@@ -399,7 +546,7 @@ impl Net {
         peer: SocketAddr,
         source: Option<(Rc<ReactorShared>, usize)>,
     ) -> usize {
-        self.endpoints.push(Endpoint {
+        let endpoint = Endpoint {
             host,
             local,
             peer,
@@ -413,8 +560,40 @@ impl Net {
             in_flight: 0,
             tx_last_at: now,
             closed: false,
-        });
+            inbound: 0,
+            freed: false,
+        };
+        if let Some(slot) = self.free_endpoints.pop() {
+            self.endpoints[slot] = endpoint;
+            return slot;
+        }
+        self.endpoints.push(endpoint);
         self.endpoints.len() - 1
+    }
+
+    /// Puts endpoint `ep` and its peer on the free list once nothing can name them again:
+    /// both handles are gone and no segment in flight (or held) names either.
+    fn free_if_done(&mut self, ep: usize) {
+        let done = |e: &Endpoint| e.closed && e.inbound == 0 && !e.freed;
+        if !done(&self.endpoints[ep]) {
+            return;
+        }
+        let peer = self.endpoints[ep].peer_ep;
+        if let Some(p) = peer {
+            if p == ep || !done(&self.endpoints[p]) {
+                return;
+            }
+            self.release_endpoint(p);
+        }
+        self.release_endpoint(ep);
+    }
+
+    fn release_endpoint(&mut self, ep: usize) {
+        let e = &mut self.endpoints[ep];
+        e.freed = true;
+        e.source = None;
+        e.rx = VecDeque::new();
+        self.free_endpoints.push(ep);
     }
 
     /// Sends a reset to the peer of endpoint `ep` (if it has one).
@@ -454,13 +633,21 @@ impl Net {
         let reactor = self.reactor_of(host)?;
         let reg = IoRegistration::new_simulated(&reactor);
         let slot = Listener { host, source: (reactor, reg.key()), backlog: VecDeque::new() };
-        self.listener_slots.push(Some(slot));
-        let id = self.listener_slots.len() - 1;
+        let id = match self.free_listeners.pop() {
+            Some(id) => {
+                self.listener_slots[id] = Some(slot);
+                id
+            }
+            None => {
+                self.listener_slots.push(Some(slot));
+                self.listener_slots.len() - 1
+            }
+        };
         self.listeners.insert(local, id);
         Ok((id, local, reg))
     }
 
-    fn ephemeral_port(&mut self, host: HostId) -> u16 {
+    pub(super) fn ephemeral_port(&mut self, host: HostId) -> u16 {
         let h = &mut self.hosts[host];
         let p = h.next_port;
         h.next_port = if p == u16::MAX { FIRST_EPHEMERAL_PORT } else { p + 1 };
@@ -489,9 +676,11 @@ impl Net {
             return;
         };
         self.listeners.retain(|_, v| *v != l);
+        self.free_listeners.push(l);
         for ep in listener.backlog {
             self.endpoints[ep].closed = true;
             self.reset_peer_of(now, ep);
+            self.free_if_done(ep);
         }
     }
 
@@ -612,6 +801,7 @@ impl Net {
         let unread = !e.rx.is_empty();
         e.rx = VecDeque::new();
         if e.reset || e.setup != Setup::Established {
+            self.free_if_done(ep);
             return;
         }
         if unread || crashing {
@@ -623,6 +813,7 @@ impl Net {
                 self.send(now, Some(ep), src, dst, Segment::Fin { to: peer });
             }
         }
+        self.free_if_done(ep);
     }
 
     pub(crate) fn addrs(&self, ep: usize) -> (SocketAddr, SocketAddr) {

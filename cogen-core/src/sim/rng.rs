@@ -31,6 +31,12 @@ impl Rng {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
+    /// True with probability `p` (0 never, 1 always): a uniform 53-bit fraction below `p`.
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
+        let fraction = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        fraction < p
+    }
+
     /// Shuffles `items` in place (Fisher–Yates).
     pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {

@@ -204,3 +204,95 @@ impl fmt::Debug for SimStream {
         f.debug_struct("SimStream").field("local", &local).field("peer", &peer).finish()
     }
 }
+
+/// A simulated UDP socket (what a `UdpSocket` of a simulated host holds). Dropping it frees
+/// its port; datagrams that arrive later are dropped.
+pub struct SimDatagram {
+    world: Rc<World>,
+    id: usize,
+}
+
+impl SimDatagram {
+    /// Binds `addr` on the current simulated host (port 0: an ephemeral port), with the
+    /// registration its operations park on. `None` when no simulated host is running.
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse`; `AddrNotAvailable` for an address that is not the host's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen_core::sim::socket::SimDatagram;
+    /// assert!(SimDatagram::bind("10.0.0.1:53".parse().map_err(std::io::Error::other)?).is_none());
+    /// Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind(addr: SocketAddr) -> Option<io::Result<(SimDatagram, IoRegistration)>> {
+        let (world, host) = current()?;
+        let r = world.net.borrow_mut().udp_bind(host, addr);
+        Some(r.map(|(id, _, reg)| (SimDatagram { world, id }, reg)))
+    }
+
+    /// Sets the default destination, and accepts datagrams from `peer` only.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if the socket is gone.
+    pub fn connect(&self, peer: SocketAddr) -> io::Result<()> {
+        self.world.net.borrow_mut().udp_connect(self.id, peer)
+    }
+
+    /// Sends one datagram to `to` (the connected peer with `None`); never `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` without a destination; `InvalidInput` above 65,507 bytes.
+    pub fn send_to(&self, data: &[u8], to: Option<SocketAddr>) -> io::Result<usize> {
+        let now = self.world.now();
+        self.world.net.borrow_mut().udp_send(now, self.id, data, to)
+    }
+
+    /// The next datagram (truncated to `buf`) and its sender; `WouldBlock` if none.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.world.net.borrow_mut().udp_recv(self.id, buf)
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if the socket is gone.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        let (local, _) = self.world.net.borrow().udp_addrs(self.id);
+        local.ok_or_else(|| io::ErrorKind::NotConnected.into())
+    }
+
+    /// The connected peer.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if not connected.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        let (_, peer) = self.world.net.borrow().udp_addrs(self.id);
+        peer.ok_or_else(|| io::ErrorKind::NotConnected.into())
+    }
+}
+
+impl Drop for SimDatagram {
+    fn drop(&mut self) {
+        if let Ok(mut net) = self.world.net.try_borrow_mut() {
+            net.udp_close(self.id);
+        }
+    }
+}
+
+impl fmt::Debug for SimDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let local = self.world.net.try_borrow().ok().and_then(|n| n.udp_addrs(self.id).0);
+        f.debug_struct("SimDatagram").field("local", &local).finish()
+    }
+}

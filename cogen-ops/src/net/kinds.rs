@@ -276,7 +276,7 @@ impl IoKind for WriteVectoredKind<'_> {
 }
 
 /// A gathered send as one send per buffer, up to the first short one (a simulated socket).
-fn send_each(src: &Source, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+pub(crate) fn send_each(src: &Source, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     let mut sent = 0;
     for buf in bufs.iter().filter(|b| !b.is_empty()) {
         match src.send(buf) {
@@ -369,6 +369,15 @@ impl IoKind for RecvFromKind {
     }
     fn attempt(&mut self, src: &Source) -> Attempt<(Vec<u8>, SocketAddr)> {
         let mut buf = vec![0u8; self.max];
+        if let Some(sim) = src.sim_datagram() {
+            return match sim.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    buf.truncate(n);
+                    Attempt::Done(Ok((buf, from)))
+                }
+                Err(e) => settle(Err(e), false),
+            };
+        }
         loop {
             let view = as_uninit(&mut buf);
             let sock = match src.os_only("UDP") {
@@ -411,6 +420,9 @@ impl IoKind for SendToKind<'_> {
         Direction::Write
     }
     fn attempt(&mut self, src: &Source) -> Attempt<usize> {
+        if let Some(sim) = src.sim_datagram() {
+            return settle(sim.send_to(self.data, self.addr.as_socket()), false);
+        }
         let sock = match src.os_only("UDP") {
             Ok(sock) => sock,
             Err(e) => return Attempt::Done(Err(e)),

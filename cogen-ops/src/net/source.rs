@@ -13,7 +13,7 @@ use std::fmt;
 use std::io::{self, Read as _};
 use std::os::fd::AsRawFd;
 
-use cogen_core::sim::socket::{SimListener, SimStream};
+use cogen_core::sim::socket::{SimDatagram, SimListener, SimStream};
 use cogen_core::{
     Direction, Event, IoRegistration, OpContext, OpOptions, Operation, Outcome, Placement,
     Processed, RunStatus, Timeout, TryIo,
@@ -44,6 +44,8 @@ pub enum SimSocket {
     Stream(SimStream),
     /// A listening socket.
     Listener(SimListener),
+    /// A UDP socket.
+    Datagram(SimDatagram),
 }
 
 impl Source {
@@ -83,6 +85,7 @@ impl Source {
         if let Some(sim) = &self.sim {
             return match sim {
                 SimSocket::Stream(s) => s.recv(buf),
+                SimSocket::Datagram(d) => d.recv_from(buf).map(|(n, _)| n),
                 SimSocket::Listener(_) => Err(io::ErrorKind::NotConnected.into()),
             };
         }
@@ -100,6 +103,7 @@ impl Source {
         if let Some(sim) = &self.sim {
             return match sim {
                 SimSocket::Stream(s) => s.send(buf),
+                SimSocket::Datagram(d) => d.send_to(buf, None),
                 SimSocket::Listener(_) => Err(io::ErrorKind::NotConnected.into()),
             };
         }
@@ -111,12 +115,23 @@ impl Source {
         }
     }
 
+    /// The simulated UDP socket, if this is one.
+    #[inline]
+    pub(crate) fn sim_datagram(&self) -> Option<&SimDatagram> {
+        match &self.sim {
+            Some(SimSocket::Datagram(d)) => Some(d),
+            _ => None,
+        }
+    }
+
     /// `shutdown(2)`, or the simulated stream's.
     pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         match &self.sim {
             None => self.sock.shutdown(how),
             Some(SimSocket::Stream(s)) => s.shutdown(how),
-            Some(SimSocket::Listener(_)) => Err(io::ErrorKind::NotConnected.into()),
+            Some(SimSocket::Listener(_) | SimSocket::Datagram(_)) => {
+                Err(io::ErrorKind::NotConnected.into())
+            }
         }
     }
 
@@ -126,6 +141,7 @@ impl Source {
             None => super::tcp::ip_addr(self.sock.local_addr()?),
             Some(SimSocket::Stream(s)) => Ok(s.local_addr()),
             Some(SimSocket::Listener(l)) => Ok(l.local_addr()),
+            Some(SimSocket::Datagram(d)) => d.local_addr(),
         }
     }
 
@@ -134,6 +150,7 @@ impl Source {
         match &self.sim {
             None => super::tcp::ip_addr(self.sock.peer_addr()?),
             Some(SimSocket::Stream(s)) => Ok(s.peer_addr()),
+            Some(SimSocket::Datagram(d)) => d.peer_addr(),
             Some(SimSocket::Listener(_)) => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -168,6 +185,11 @@ impl Source {
 
 impl fmt::Debug for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(sim) = &self.sim {
+            // No descriptor: a simulated socket's addresses (the same in every run of a seed,
+            // for the simulation's printable trace).
+            return f.debug_struct("Source").field("sim", sim).finish_non_exhaustive();
+        }
         f.debug_struct("Source").field("fd", &self.sock.as_raw_fd()).finish_non_exhaustive()
     }
 }

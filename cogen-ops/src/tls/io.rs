@@ -8,7 +8,6 @@ use std::io::{self, BufRead, IoSlice, Read, Write};
 
 use cogen_core::Direction;
 use rustls::Connection;
-use socket2::Socket;
 
 use crate::net::source::Source;
 
@@ -59,7 +58,7 @@ impl<'s> SockIo<'s> {
         if !self.ready(Direction::Read) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let mut sock = SockReader { sock: &self.src.sock, short: false };
+        let mut sock = SockReader { src: self.src, short: false };
         let n = retry(|| sock.read(buf))?;
         if n > 0 && sock.short {
             self.note_drained(Direction::Read);
@@ -72,7 +71,7 @@ impl<'s> SockIo<'s> {
         if !self.ready(Direction::Write) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let mut sock = SockWriter { sock: &self.src.sock, short: false };
+        let mut sock = SockWriter { src: self.src, short: false };
         let n = retry(|| sock.write(buf))?;
         if sock.short {
             self.note_drained(Direction::Write);
@@ -85,7 +84,7 @@ impl<'s> SockIo<'s> {
         if !self.ready(Direction::Read) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let mut sock = SockReader { sock: &self.src.sock, short: false };
+        let mut sock = SockReader { src: self.src, short: false };
         let n = retry(|| conn.read_tls(&mut sock))?;
         if n > 0 && sock.short {
             self.note_drained(Direction::Read);
@@ -98,7 +97,7 @@ impl<'s> SockIo<'s> {
         if !self.ready(Direction::Write) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let mut sock = SockWriter { sock: &self.src.sock, short: false };
+        let mut sock = SockWriter { src: self.src, short: false };
         let n = retry(|| conn.write_tls(&mut sock))?;
         if sock.short {
             self.note_drained(Direction::Write);
@@ -127,15 +126,18 @@ fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     }
 }
 
-/// `io::Read` over a borrowed socket, noting a short read.
+/// `io::Read` over a borrowed socket, noting a short read. It reads through
+/// [`Source::recv`], so a simulated host's stream works too (one inlined branch on the real
+/// path, the one every TCP read takes).
 struct SockReader<'a> {
-    sock: &'a Socket,
+    src: &'a Source,
     short: bool,
 }
 
 impl Read for SockReader<'_> {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (&*self.sock).read(buf)?;
+        let n = self.src.recv(buf)?;
         self.short = n < buf.len();
         Ok(n)
     }
@@ -143,20 +145,26 @@ impl Read for SockReader<'_> {
 
 /// `io::Write` over a borrowed socket, with `MSG_NOSIGNAL` (a closed peer is `BrokenPipe`,
 /// never a `SIGPIPE`).
-/// Notes a short write.
+/// Notes a short write. Sends through [`Source::send`] (and, on a simulated host, the
+/// simulated stream), as [`SockReader`] reads.
 struct SockWriter<'a> {
-    sock: &'a Socket,
+    src: &'a Source,
     short: bool,
 }
 
 impl Write for SockWriter<'_> {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.sock.send_with_flags(buf, SEND_FLAGS)?;
+        let n = self.src.send(buf)?;
         self.short = n < buf.len();
         Ok(n)
     }
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let n = self.sock.send_vectored_with_flags(bufs, SEND_FLAGS)?;
+        let n = if self.src.sim.is_some() {
+            crate::net::kinds::send_each(self.src, bufs)?
+        } else {
+            self.src.sock.send_vectored_with_flags(bufs, SEND_FLAGS)?
+        };
         self.short = n < bufs.iter().map(|b| b.len()).sum::<usize>();
         Ok(n)
     }

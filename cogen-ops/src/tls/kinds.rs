@@ -273,6 +273,6 @@ impl TlsKind for ShutdownKind {
                 return step;
             }
         }
-        Step::Done(tls.tcp.src.sock.shutdown(self.how))
+        Step::Done(tls.tcp.src.shutdown(self.how))
     }
 }

@@ -140,7 +140,7 @@ impl TlsStream {
             conn.send_close_notify();
             let _ = conn.flush(&SockIo::new(&self.tcp.src, false));
         }
-        self.tcp.src.sock.shutdown(how)
+        self.tcp.src.shutdown(how)
     }
 
     /// The ALPN protocol both sides agreed on, if any (`b"http/1.1"`, ...).
