@@ -59,10 +59,10 @@ mod ring;
 mod sync;
 mod waiters;
 
-#[cfg(all(test, not(loom)))]
-mod ring_tests;
-#[cfg(all(test, loom))]
+#[cfg(all(test, cogen_loom))]
 mod ring_loom;
+#[cfg(all(test, not(cogen_loom)))]
+mod ring_tests;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -76,6 +76,11 @@ pub use errors::{RecvError, SendError};
 pub use ops::{RecvOp, SPIN_ROUNDS, SendOp};
 use ring::Ring;
 use waiters::{WaitList, Waker};
+
+/// A sender that found the channel full spins until this fraction of the capacity is free…
+const SEND_BATCH_DIVISOR: usize = 8;
+/// …but for no more than this many slots (so a large channel does not wait long for room).
+const SEND_BATCH_MAX: usize = 64;
 
 /// Where the items wait.
 enum Items<T> {
@@ -293,11 +298,17 @@ impl<T> Shared<T> {
         }
     }
 
-    /// True while a `send` would have to wait.
-    fn send_must_wait(&self) -> bool {
+    /// True once a spinning sender should try again: a batch of slots is free (or the channel
+    /// closed). Waiting for a batch rather than one slot keeps a sender that outruns its
+    /// receiver from reading the receiver's index after every item, which would pull that
+    /// cache line away from the receiver's next pop each time.
+    fn send_room_for_batch(&self) -> bool {
         match &self.items {
-            Items::Bounded(ring) => ring.is_full() && !ring.is_closed(),
-            Items::Unbounded(_) => false,
+            Items::Bounded(ring) => {
+                let batch = (ring.capacity() / SEND_BATCH_DIVISOR).clamp(1, SEND_BATCH_MAX);
+                ring.capacity() - ring.len() >= batch || ring.is_closed()
+            }
+            Items::Unbounded(_) => true,
         }
     }
 

@@ -99,7 +99,7 @@ impl<T> Operation for SendOp<'_, T> {
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
         if !self.attempt() && cx.runnable() == 0 {
             let shared = &self.tx.shared;
-            spin_until(|| !shared.send_must_wait());
+            spin_until(|| shared.send_room_for_batch());
         }
         if self.push_or_park(cx) { Processed::Complete } else { Processed::Park }
     }

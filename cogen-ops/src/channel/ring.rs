@@ -109,10 +109,16 @@ impl<T> Ring<T> {
         assert!(capacity > 0 && capacity <= usize::MAX >> 3, "ring capacity out of range");
         let len = capacity.next_power_of_two();
         let slots = (0..len)
-            .map(|_| Slot { stamp: AtomicUsize::new(0), value: UnsafeCell::new(MaybeUninit::uninit()) })
+            .map(|_| Slot {
+                stamp: AtomicUsize::new(0),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            })
             .collect();
         Ring {
-            producers: Padded(ProducerSide { tail: AtomicUsize::new(0), head_seen: AtomicUsize::new(0) }),
+            producers: Padded(ProducerSide {
+                tail: AtomicUsize::new(0),
+                head_seen: AtomicUsize::new(0),
+            }),
             head: Padded(AtomicUsize::new(0)),
             slots,
             mask: len - 1,
@@ -235,11 +241,6 @@ impl<T> Ring<T> {
         self.len() == 0
     }
 
-    /// True if a push would find no room (a snapshot).
-    pub(crate) fn is_full(&self) -> bool {
-        self.len() >= self.capacity
-    }
-
     /// The most items it holds.
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
@@ -252,12 +253,12 @@ impl<T> Ring<T> {
 ///
 /// The caller owns the slot's value (a claimed position not yet published).
 unsafe fn write_value<T>(slot: &Slot<T>, item: T) {
-    #[cfg(not(loom))]
+    #[cfg(not(cogen_loom))]
     // SAFETY: exclusive by the caller's contract.
     unsafe {
         (*slot.value.get()).write(item);
     }
-    #[cfg(loom)]
+    #[cfg(cogen_loom)]
     slot.value.with_mut(|v| {
         // SAFETY: exclusive by the caller's contract (loom checks it).
         unsafe { (*v).write(item) };
@@ -271,12 +272,12 @@ unsafe fn write_value<T>(slot: &Slot<T>, item: T) {
 /// The value is initialised and the caller is its only reader (a published position the
 /// single consumer has not read).
 unsafe fn read_value<T>(slot: &Slot<T>) -> T {
-    #[cfg(not(loom))]
+    #[cfg(not(cogen_loom))]
     // SAFETY: initialised and exclusive by the caller's contract.
     unsafe {
         (*slot.value.get()).assume_init_read()
     }
-    #[cfg(loom)]
+    #[cfg(cogen_loom)]
     slot.value.with(|v| {
         // SAFETY: initialised and exclusive by the caller's contract (loom checks it).
         unsafe { (*v).assume_init_read() }

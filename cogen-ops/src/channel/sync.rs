@@ -1,28 +1,28 @@
 //! The atomics and cell the channel's ring is built on: the standard ones, or loom's under
-//! `--cfg loom` so the ring's tests can explore every interleaving.
+//! `--cfg cogen_loom` so the ring's tests can explore every interleaving.
 
-#[cfg(not(loom))]
+#[cfg(not(cogen_loom))]
 pub(crate) use std::cell::UnsafeCell;
-#[cfg(not(loom))]
+#[cfg(not(cogen_loom))]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 
-#[cfg(loom)]
+#[cfg(cogen_loom)]
 pub(crate) use loom::cell::UnsafeCell;
-#[cfg(loom)]
+#[cfg(cogen_loom)]
 pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
 
 /// One pause in a short spin.
 pub(crate) fn spin_hint() {
-    #[cfg(not(loom))]
+    #[cfg(not(cogen_loom))]
     std::hint::spin_loop();
-    #[cfg(loom)]
+    #[cfg(cogen_loom)]
     loom::thread::yield_now();
 }
 
 /// Gives the core away in a longer wait.
 pub(crate) fn yield_now() {
-    #[cfg(not(loom))]
+    #[cfg(not(cogen_loom))]
     std::thread::yield_now();
-    #[cfg(loom)]
+    #[cfg(cogen_loom)]
     loom::thread::yield_now();
 }
