@@ -9,12 +9,20 @@
 //!
 //! # Implementation
 //!
-//! The items go through `concurrent-queue` (smol's lock-free bounded ring and unbounded
-//! segment list, already in the tree under `polling`). Each side has a wait line (`waiters.rs`) of parked
-//! waiters with an atomic length: after a push the sender fences and reads the receivers'
-//! length, after a pop the receiver reads the senders'; only when it is not zero is a lock
-//! taken to pop a waker. A waiter registers, fences, then re-checks the queue, so a wake-up
-//! is never lost between the two.
+//! A bounded channel's items go through our own ring (`ring.rs`): many producers claim slots
+//! with one compare-and-swap on the tail, the single consumer reads the slot's stamp and
+//! advances the head with one `fetch_add`. Those two read-modify-writes also carry the
+//! "receiver parked" and "senders parked" flags, so a push or pop learns in the same
+//! instruction whether the other side must be woken: no fence and no extra load per item.
+//! Producers keep a copy of the head and read the consumer's line only when the copy says
+//! full. A sender that finds the ring full spins until a batch of slots is free before it
+//! tries again, so it does not pull the head's line away from the receiver after every item.
+//! An unbounded channel uses `concurrent-queue`'s segment list (smol's, already in the tree
+//! under `polling`), with a fence and a load of the receivers' count after each push.
+//!
+//! Each side has a wait line (`waiters.rs`) of parked waiters with their wakers; a waiter
+//! registers, sets its flag (or fences), then re-checks, so a wake-up is never lost between
+//! the two.
 //!
 //! Nothing is lost or delivered twice: a `send` pushes its item only when it completes (a
 //! timed-out one gives it back in [`SendError::Timeout`]); a `recv` that took an item for a
