@@ -14,7 +14,7 @@ use super::waiters::Waker;
 use super::{Receiver, RecvError, SendError, Sender};
 
 /// Rounds of spinning before a `send` or `recv` parks: round `k` spins `2^k` times, then
-/// tries again. Six rounds are 63 spin hints plus six attempts, about a microsecond: long
+/// tries again. Ten rounds are 1,023 spin hints plus ten attempts, some microseconds: long
 /// enough for a peer running on another core to answer (a cross-core ping-pong then never
 /// pays the ~100 µs of a sleep and a notify), short enough not to hold up the coroutines
 /// queued behind this one. crossbeam's `Backoff` spins the same way before it parks.
