@@ -311,3 +311,80 @@ fn ping_pong_between_two_schedulers() -> Result<(), Error> {
         Ok(())
     })
 }
+
+#[coro]
+fn recv_counting(rx: Receiver<u32>, expected: usize) -> Result<Vec<u32>, RecvError> {
+    let mut got = Vec::with_capacity(expected);
+    while got.len() < expected {
+        got.push(yield_!(rx.recv().timeout(Duration::from_secs(5)))?);
+    }
+    Ok(got)
+}
+
+/// Several senders parked on a full one-slot channel at once: every freed slot wakes one, and
+/// the ring's "senders parked" flag stays up while any is still parked.
+#[test]
+fn several_parked_senders_are_each_woken_as_slots_free() -> Result<(), Error> {
+    guard(HANG_GUARD, || {
+        const SENDERS: u32 = 3;
+        const EACH: u32 = 300;
+        let (tx, rx) = channel::bounded::<u32>(1);
+        let threads: Vec<_> = (0..SENDERS)
+            .map(|s| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    (0..EACH).try_for_each(|i| tx.send_blocking(s * EACH + i).map_err(|_| ()))
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut sched = Scheduler::new();
+        let h = sched.add(recv_counting(rx, (SENDERS * EACH) as usize));
+        sched.run()?;
+        let mut got = h.take_result().transpose()?.expect("finished").expect("no timeout");
+        got.sort_unstable();
+        assert_eq!(got, (0..SENDERS * EACH).collect::<Vec<_>>());
+        for t in threads {
+            assert!(matches!(t.join(), Ok(Ok(()))));
+        }
+        Ok(())
+    })
+}
+
+#[coro]
+fn recv_shared(rx: Rc<Receiver<u32>>) -> Result<u32, RecvError> {
+    yield_!(rx.recv().timeout(Duration::from_secs(5)))
+}
+
+/// Two coroutines of one scheduler parked on the same receiver (outside the one-at-a-time
+/// contract, but it must not hang): each push wakes them, and both get an item.
+#[test]
+fn two_parked_receiving_coroutines_both_get_an_item() -> Result<(), Error> {
+    guard(HANG_GUARD, || {
+        let (tx, rx) = channel::bounded::<u32>(4);
+        let rx = Rc::new(rx);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let sender = std::thread::spawn(move || {
+            for v in [1, 2] {
+                // Let both coroutines park before each item.
+                std::thread::sleep(Duration::from_millis(100));
+                tx.send_blocking(v).map_err(|_| ())?;
+            }
+            // Keep the sender alive until both finished: its drop would wake them anyway.
+            let _ = done_rx.recv();
+            Ok::<(), ()>(())
+        });
+        let mut sched = Scheduler::new();
+        let a = sched.add(recv_shared(Rc::clone(&rx)));
+        let b = sched.add(recv_shared(Rc::clone(&rx)));
+        sched.run()?;
+        let _ = done_tx.send(());
+        let got = [a.take_result().transpose()?, b.take_result().transpose()?];
+        assert!(
+            got == [Some(Ok(1)), Some(Ok(2))] || got == [Some(Ok(2)), Some(Ok(1))],
+            "each coroutine gets one item: {got:?}"
+        );
+        assert!(matches!(sender.join(), Ok(Ok(()))));
+        Ok(())
+    })
+}

@@ -12,7 +12,8 @@
 //!
 //! Run: `cargo run --release -p cogen-bench --bin channel_bench` (`-- --quick`, or
 //! `COGEN_BENCH_QUICK=1` as CI runs it, for a tenth). `-- --only cogen` runs one peer only
-//! (to profile it: `perf record -g ./target/release/channel_bench --only cogen`).
+//! (to profile it: `perf record -g ./target/release/channel_bench --only cogen`), and
+//! `--scenario stream` (or `ping-pong`) one scenario (`perf stat -e instructions` per item).
 
 use std::time::{Duration, Instant};
 
@@ -271,28 +272,35 @@ fn main() {
     let scale = if quick { 10 } else { 1 };
     let args: Vec<String> = std::env::args().collect();
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+    let scenario_only =
+        args.iter().position(|a| a == "--scenario").and_then(|i| args.get(i + 1)).cloned();
+    let wanted_scenario = |name: &str| scenario_only.as_deref().is_none_or(|o| name.starts_with(o));
     let keep = |peers: &[(&'static str, Scenario)]| -> Vec<(&'static str, Scenario)> {
         let wanted = |name: &str| only.as_deref().is_none_or(|o| name.starts_with(o));
         peers.iter().filter(|(name, _)| wanted(name)).copied().collect()
     };
-    scenario(
-        "stream, bounded(1024)",
-        1_000_000 / scale,
-        &keep(&[
-            ("cogen", stream_cogen),
-            ("crossbeam-channel", stream_crossbeam),
-            ("flume", stream_flume),
-            ("tokio mpsc", stream_tokio),
-        ]),
-    );
-    scenario(
-        "ping-pong, two bounded(1)",
-        100_000 / scale,
-        &keep(&[
-            ("cogen", pingpong_cogen),
-            ("crossbeam-channel", pingpong_crossbeam),
-            ("flume", pingpong_flume),
-            ("tokio mpsc", pingpong_tokio),
-        ]),
-    );
+    if wanted_scenario("stream") {
+        scenario(
+            "stream, bounded(1024)",
+            1_000_000 / scale,
+            &keep(&[
+                ("cogen", stream_cogen),
+                ("crossbeam-channel", stream_crossbeam),
+                ("flume", stream_flume),
+                ("tokio mpsc", stream_tokio),
+            ]),
+        );
+    }
+    if wanted_scenario("ping-pong") {
+        scenario(
+            "ping-pong, two bounded(1)",
+            100_000 / scale,
+            &keep(&[
+                ("cogen", pingpong_cogen),
+                ("crossbeam-channel", pingpong_crossbeam),
+                ("flume", pingpong_flume),
+                ("tokio mpsc", pingpong_tokio),
+            ]),
+        );
+    }
 }

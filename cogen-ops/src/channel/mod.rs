@@ -9,12 +9,20 @@
 //!
 //! # Implementation
 //!
-//! The items go through `concurrent-queue` (smol's lock-free bounded ring and unbounded
-//! segment list, already in the tree under `polling`). Each side has a wait line (`waiters.rs`) of parked
-//! waiters with an atomic length: after a push the sender fences and reads the receivers'
-//! length, after a pop the receiver reads the senders'; only when it is not zero is a lock
-//! taken to pop a waker. A waiter registers, fences, then re-checks the queue, so a wake-up
-//! is never lost between the two.
+//! A bounded channel's items go through our own ring (`ring.rs`): many producers claim slots
+//! with one compare-and-swap on the tail, the single consumer reads the slot's stamp and
+//! advances the head with one `fetch_add`. Those two read-modify-writes also carry the
+//! "receiver parked" and "senders parked" flags, so a push or pop learns in the same
+//! instruction whether the other side must be woken: no fence and no extra load per item.
+//! Producers keep a copy of the head and read the consumer's line only when the copy says
+//! full. A sender that finds the ring full spins until a batch of slots is free before it
+//! tries again, so it does not pull the head's line away from the receiver after every item.
+//! An unbounded channel uses `concurrent-queue`'s segment list (smol's, already in the tree
+//! under `polling`), with a fence and a load of the receivers' count after each push.
+//!
+//! Each side has a wait line (`waiters.rs`) of parked waiters with their wakers; a waiter
+//! registers, sets its flag (or fences), then re-checks, so a wake-up is never lost between
+//! the two.
 //!
 //! Nothing is lost or delivered twice: a `send` pushes its item only when it completes (a
 //! timed-out one gives it back in [`SendError::Timeout`]); a `recv` that took an item for a
@@ -55,7 +63,14 @@
 
 mod errors;
 mod ops;
+mod ring;
+mod sync;
 mod waiters;
+
+#[cfg(all(test, cogen_loom))]
+mod ring_loom;
+#[cfg(all(test, not(cogen_loom)))]
+mod ring_tests;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -63,15 +78,29 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+use concurrent_queue::{ConcurrentQueue, PushError};
 
 pub use errors::{RecvError, SendError};
 pub use ops::{RecvOp, SPIN_ROUNDS, SendOp};
+use ring::Ring;
 use waiters::{WaitList, Waker};
+
+/// A sender that found the channel full spins until this fraction of the capacity is free…
+const SEND_BATCH_DIVISOR: usize = 8;
+/// …but for no more than this many slots (so a large channel does not wait long for room).
+const SEND_BATCH_MAX: usize = 64;
+
+/// Where the items wait.
+enum Items<T> {
+    /// A bounded channel: our own ring, whose push and pop report parked waiters.
+    Bounded(Ring<T>),
+    /// An unbounded channel: concurrent-queue's segment list (senders never wait).
+    Unbounded(ConcurrentQueue<T>),
+}
 
 /// What the senders and the receiver share.
 struct Shared<T> {
-    queue: ConcurrentQueue<T>,
+    items: Items<T>,
     /// Live `Sender`s; the receiver sees `Closed` once it is zero and the queue is drained.
     senders: AtomicUsize,
     /// Senders parked on a full channel.
@@ -99,7 +128,7 @@ struct Shared<T> {
 /// ```
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "a bounded channel needs a capacity of at least 1");
-    pair(ConcurrentQueue::bounded(capacity))
+    pair(Items::Bounded(Ring::new(capacity)))
 }
 
 /// Makes a channel without a bound; `send` never parks.
@@ -114,12 +143,12 @@ pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 /// # Ok::<(), cogen::channel::SendError<u32>>(())
 /// ```
 pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
-    pair(ConcurrentQueue::unbounded())
+    pair(Items::Unbounded(ConcurrentQueue::unbounded()))
 }
 
-fn pair<T>(queue: ConcurrentQueue<T>) -> (Sender<T>, Receiver<T>) {
+fn pair<T>(items: Items<T>) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
-        queue,
+        items,
         senders: AtomicUsize::new(1),
         send_waiters: WaitList::new(),
         recv_waiters: WaitList::new(),
@@ -130,46 +159,174 @@ fn pair<T>(queue: ConcurrentQueue<T>) -> (Sender<T>, Receiver<T>) {
     )
 }
 
+impl<T> Items<T> {
+    /// Items queued now.
+    fn len(&self) -> usize {
+        match self {
+            Items::Bounded(r) => r.len(),
+            Items::Unbounded(q) => q.len(),
+        }
+    }
+
+    /// True if nothing is queued now.
+    fn is_empty(&self) -> bool {
+        match self {
+            Items::Bounded(r) => r.is_empty(),
+            Items::Unbounded(q) => q.is_empty(),
+        }
+    }
+
+    /// True once the receiver was dropped.
+    fn is_closed(&self) -> bool {
+        match self {
+            Items::Bounded(r) => r.is_closed(),
+            Items::Unbounded(q) => q.is_closed(),
+        }
+    }
+
+    /// The bound, if any.
+    fn capacity(&self) -> Option<usize> {
+        match self {
+            Items::Bounded(r) => Some(r.capacity()),
+            Items::Unbounded(_) => None,
+        }
+    }
+}
+
 impl<T> Shared<T> {
     /// Pushes `item`, waking the receiver if it waits.
     fn push(&self, item: T) -> Result<(), SendError<T>> {
-        match self.queue.push(item) {
-            Ok(()) => {
-                self.recv_waiters.wake_one();
-                Ok(())
+        match &self.items {
+            Items::Bounded(ring) => match ring.push(item) {
+                Ok(receiver_parked) => {
+                    if receiver_parked {
+                        // Every parked receiving coroutine: the flag was cleared for all
+                        // (one is the contract, but more must not hang).
+                        self.recv_waiters.wake_all();
+                    }
+                    Ok(())
+                }
+                Err(ring::PushError::Full(item)) => Err(SendError::Full(item)),
+                Err(ring::PushError::Closed(item)) => Err(SendError::Closed(item)),
+            },
+            Items::Unbounded(queue) => match queue.push(item) {
+                Ok(()) => {
+                    self.recv_waiters.wake_one();
+                    Ok(())
+                }
+                Err(PushError::Full(item)) => Err(SendError::Full(item)),
+                Err(PushError::Closed(item)) => Err(SendError::Closed(item)),
+            },
+        }
+    }
+
+    /// Pops one item without looking at the senders' count.
+    ///
+    /// # Safety
+    ///
+    /// Only the channel's one `Receiver` calls it (the ring's single consumer).
+    unsafe fn pop_item(&self) -> Option<T> {
+        match &self.items {
+            Items::Bounded(ring) => {
+                // SAFETY: the caller is the single consumer.
+                let (item, sender_parked) = unsafe { ring.pop() }?;
+                if sender_parked {
+                    self.wake_sender();
+                }
+                Some(item)
             }
-            Err(PushError::Full(item)) => Err(SendError::Full(item)),
-            Err(PushError::Closed(item)) => Err(SendError::Closed(item)),
+            // An unbounded channel's senders never wait: nobody to wake.
+            Items::Unbounded(queue) => queue.pop().ok(),
         }
     }
 
     /// Pops an item, waking a sender if one waits for room.
-    fn pop(&self) -> Result<T, RecvError> {
-        match self.queue.pop() {
-            Ok(item) => {
-                self.send_waiters.wake_one();
-                Ok(item)
-            }
-            Err(PopError::Empty) if self.senders.load(Ordering::Acquire) == 0 => {
-                // The last sender may have pushed just before it dropped: look once more.
-                match self.queue.pop() {
-                    Ok(item) => Ok(item),
-                    Err(_) => Err(RecvError::Closed),
-                }
-            }
-            Err(PopError::Empty) => Err(RecvError::Empty),
-            Err(PopError::Closed) => Err(RecvError::Closed),
+    ///
+    /// # Safety
+    ///
+    /// Only the channel's one `Receiver` calls it.
+    unsafe fn pop(&self) -> Result<T, RecvError> {
+        // SAFETY: the caller is the single consumer.
+        if let Some(item) = unsafe { self.pop_item() } {
+            return Ok(item);
+        }
+        if self.senders.load(Ordering::Acquire) > 0 {
+            return Err(RecvError::Empty);
+        }
+        // The last sender may have pushed just before it dropped: look once more.
+        // SAFETY: as above.
+        unsafe { self.pop_item() }.ok_or(RecvError::Closed)
+    }
+
+    /// Wakes one parked sender (a slot was freed).
+    fn wake_sender(&self) {
+        match &self.items {
+            Items::Bounded(ring) => self.send_waiters.wake_one_then(|| ring.clear_senders_parked()),
+            Items::Unbounded(_) => self.send_waiters.wake_one(),
         }
     }
 
-    /// True while a `send` would have to wait.
-    fn send_must_wait(&self) -> bool {
-        self.queue.is_full() && !self.queue.is_closed()
+    /// Parks a sender with `waker` unless room appeared meanwhile; its id if it parked.
+    fn park_sender(&self, waker: Waker) -> Option<u64> {
+        let (id, must_wait) = match &self.items {
+            Items::Bounded(ring) => self.send_waiters.register_then(waker, || ring.park_sender()),
+            Items::Unbounded(_) => (self.send_waiters.register(waker), false),
+        };
+        if must_wait {
+            Some(id)
+        } else {
+            self.unpark_sender(id);
+            None
+        }
     }
 
-    /// True while a `recv` would have to wait.
+    /// Takes sender `id` off the wait line; true if it was still there (not woken).
+    fn unpark_sender(&self, id: u64) -> bool {
+        match &self.items {
+            Items::Bounded(ring) => {
+                self.send_waiters.remove_then(id, || ring.clear_senders_parked())
+            }
+            Items::Unbounded(_) => self.send_waiters.remove(id),
+        }
+    }
+
+    /// Parks the receiver with `waker` unless an item (or the close) came meanwhile; its id if
+    /// it parked. Only the `Receiver` calls it.
+    fn park_receiver(&self, waker: Waker) -> Option<u64> {
+        let id = self.recv_waiters.register(waker);
+        let empty = match &self.items {
+            Items::Bounded(ring) => ring.park_receiver(),
+            Items::Unbounded(queue) => queue.is_empty(),
+        };
+        if empty && self.senders.load(Ordering::Acquire) > 0 {
+            Some(id)
+        } else {
+            self.recv_waiters.remove(id);
+            None
+        }
+    }
+
+    /// True once a spinning sender should try again: a batch of slots is free (or the channel
+    /// closed). Waiting for a batch rather than one slot keeps a sender that outruns its
+    /// receiver from reading the receiver's index after every item, which would pull that
+    /// cache line away from the receiver's next pop each time.
+    fn send_room_for_batch(&self) -> bool {
+        match &self.items {
+            Items::Bounded(ring) => {
+                let batch = (ring.capacity() / SEND_BATCH_DIVISOR).clamp(1, SEND_BATCH_MAX);
+                ring.capacity() - ring.len() >= batch || ring.is_closed()
+            }
+            Items::Unbounded(_) => true,
+        }
+    }
+
+    /// True while a `recv` would have to wait (reads one slot's line on a bounded channel).
     fn recv_must_wait(&self) -> bool {
-        self.queue.is_empty() && self.senders.load(Ordering::Acquire) > 0
+        let empty = match &self.items {
+            Items::Bounded(ring) => !ring.front_ready(),
+            Items::Unbounded(queue) => queue.is_empty(),
+        };
+        empty && self.senders.load(Ordering::Acquire) > 0
     }
 }
 
@@ -259,11 +416,10 @@ impl<T> Sender<T> {
                 Err(SendError::Full(back)) => item = back,
                 r => return r,
             }
-            let id = self.shared.send_waiters.register(Waker::Thread(std::thread::current()));
-            if self.shared.send_must_wait() {
+            if let Some(id) = self.shared.park_sender(Waker::Thread(std::thread::current())) {
                 std::thread::park();
+                self.shared.unpark_sender(id);
             }
-            self.shared.send_waiters.remove(id);
         }
     }
 
@@ -277,7 +433,7 @@ impl<T> Sender<T> {
     /// assert!(tx.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.shared.queue.is_closed()
+        self.shared.items.is_closed()
     }
 
     /// The number of items in the channel now.
@@ -290,7 +446,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.shared.queue.len()
+        self.shared.items.len()
     }
 
     /// True if the channel holds no item now.
@@ -302,7 +458,7 @@ impl<T> Sender<T> {
     /// assert!(tx.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.shared.queue.is_empty()
+        self.shared.items.is_empty()
     }
 }
 
@@ -325,8 +481,8 @@ impl<T> Drop for Sender<T> {
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender")
-            .field("len", &self.shared.queue.len())
-            .field("capacity", &self.shared.queue.capacity())
+            .field("len", &self.shared.items.len())
+            .field("capacity", &self.shared.items.capacity())
             .field("closed", &self.is_closed())
             .finish()
     }
@@ -396,7 +552,9 @@ impl<T> Receiver<T> {
         if let Some(item) = self.stash.borrow_mut().pop_front() {
             return Ok(item);
         }
-        self.shared.pop()
+        // SAFETY: the channel has one `Receiver` (it is not `Clone`), and it is not `Sync`:
+        // one thread pops at a time.
+        unsafe { self.shared.pop() }
     }
 
     /// Receives from a plain thread, blocking it while the channel is empty. Do not call it
@@ -419,11 +577,10 @@ impl<T> Receiver<T> {
                 Err(RecvError::Empty) => {}
                 r => return r,
             }
-            let id = self.shared.recv_waiters.register(Waker::Thread(std::thread::current()));
-            if self.shared.recv_must_wait() {
+            if let Some(id) = self.shared.park_receiver(Waker::Thread(std::thread::current())) {
                 std::thread::park();
+                self.shared.recv_waiters.remove(id);
             }
-            self.shared.recv_waiters.remove(id);
         }
     }
 
@@ -437,7 +594,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.shared.queue.len() + self.stash.borrow().len()
+        self.shared.items.len() + self.stash.borrow().len()
     }
 
     /// True if no item waits now.
@@ -473,10 +630,18 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.shared.queue.close();
+        match &self.shared.items {
+            Items::Bounded(ring) => {
+                ring.close();
+            }
+            Items::Unbounded(queue) => {
+                queue.close();
+            }
+        }
         self.shared.send_waiters.wake_all();
         // Drop the queued items now rather than with the last sender.
-        while self.shared.queue.pop().is_ok() {}
+        // SAFETY: this is the channel's one `Receiver`, and `&mut self` is exclusive.
+        while unsafe { self.shared.pop_item() }.is_some() {}
     }
 }
 

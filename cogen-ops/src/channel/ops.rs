@@ -10,11 +10,11 @@ use std::fmt;
 
 use cogen_core::{Event, OpContext, OpOptions, Operation, Outcome, Processed, RunStatus};
 
-use super::waiters::{WaitList, Waker};
+use super::waiters::Waker;
 use super::{Receiver, RecvError, SendError, Sender};
 
 /// Rounds of spinning before a `send` or `recv` parks: round `k` spins `2^k` times, then
-/// tries again. Six rounds are 63 spin hints plus six attempts, about a microsecond: long
+/// tries again. Ten rounds are 1,023 spin hints plus ten attempts, some microseconds: long
 /// enough for a peer running on another core to answer (a cross-core ping-pong then never
 /// pays the ~100 µs of a sleep and a notify), short enough not to hold up the coroutines
 /// queued behind this one. crossbeam's `Backoff` spins the same way before it parks.
@@ -31,28 +31,6 @@ fn spin_until(ready: impl Fn() -> bool) -> bool {
         }
     }
     false
-}
-
-/// Parks the current wait in `list` unless `must_wait` turned false meanwhile; returns the
-/// waiter's id if it parked.
-fn park_in(list: &WaitList, cx: &mut OpContext<'_>, must_wait: impl Fn() -> bool) -> Option<u64> {
-    let id = list.register(Waker::Remote(cx.remote_waker()));
-    if must_wait() {
-        Some(id)
-    } else {
-        list.remove(id);
-        None
-    }
-}
-
-/// Leaves `list` (timeout or cancellation); if the wait was woken already, the wake-up goes
-/// to the next waiter instead.
-fn leave(list: &WaitList, waiter: Option<u64>) {
-    if let Some(id) = waiter
-        && !list.remove(id)
-    {
-        list.wake_one();
-    }
 }
 
 /// `tx.send(item)`: see [`Sender::send`].
@@ -92,8 +70,7 @@ impl<'a, T> SendOp<'a, T> {
             if self.attempt() {
                 return true;
             }
-            let shared = &self.tx.shared;
-            if let Some(id) = park_in(&shared.send_waiters, cx, || shared.send_must_wait()) {
+            if let Some(id) = self.tx.shared.park_sender(Waker::Remote(cx.remote_waker())) {
                 self.waiter = Some(id);
                 return false;
             }
@@ -122,7 +99,7 @@ impl<T> Operation for SendOp<'_, T> {
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
         if !self.attempt() && cx.runnable() == 0 {
             let shared = &self.tx.shared;
-            spin_until(|| !shared.send_must_wait());
+            spin_until(|| shared.send_room_for_batch());
         }
         if self.push_or_park(cx) { Processed::Complete } else { Processed::Park }
     }
@@ -131,7 +108,7 @@ impl<T> Operation for SendOp<'_, T> {
         let Event::Remote = event else { return RunStatus::NotYet };
         // Woken (the entry is gone) or woken by an older waker (drop the current entry).
         if let Some(id) = self.waiter.take() {
-            self.tx.shared.send_waiters.remove(id);
+            self.tx.shared.unpark_sender(id);
         }
         if self.push_or_park(cx) { RunStatus::Done } else { RunStatus::NotYet }
     }
@@ -145,7 +122,12 @@ impl<T> Operation for SendOp<'_, T> {
     }
 
     fn cleanup(&mut self, _cx: &mut OpContext<'_>) {
-        leave(&self.tx.shared.send_waiters, self.waiter.take());
+        // Woken already: the free slot goes to the next sender instead.
+        if let Some(id) = self.waiter.take()
+            && !self.tx.shared.unpark_sender(id)
+        {
+            self.tx.shared.wake_sender();
+        }
     }
 }
 
@@ -177,8 +159,7 @@ impl<'a, T> RecvOp<'a, T> {
                     return true;
                 }
             }
-            let shared = &self.rx.shared;
-            if let Some(id) = park_in(&shared.recv_waiters, cx, || shared.recv_must_wait()) {
+            if let Some(id) = self.rx.shared.park_receiver(Waker::Remote(cx.remote_waker())) {
                 self.waiter = Some(id);
                 return false;
             }
@@ -228,7 +209,12 @@ impl<T> Operation for RecvOp<'_, T> {
     }
 
     fn cleanup(&mut self, _cx: &mut OpContext<'_>) {
-        leave(&self.rx.shared.recv_waiters, self.waiter.take());
+        // Woken already: the item goes to the next receiving coroutine, if there is one.
+        if let Some(id) = self.waiter.take()
+            && !self.rx.shared.recv_waiters.remove(id)
+        {
+            self.rx.shared.recv_waiters.wake_one();
+        }
     }
 }
 

@@ -59,25 +59,56 @@ impl WaitList {
     /// fence here pairs with the one in [`wake_one`](Self::wake_one)): a wake-up may have
     /// been decided before the waiter was visible.
     pub(crate) fn register(&self, waker: Waker) -> u64 {
+        self.register_then(waker, || ()).0
+    }
+
+    /// Adds a waiter and runs `locked` under the list's lock (a ring sets its "parked" flag
+    /// there, so the flag and the list change together); returns the id and what `locked`
+    /// returned.
+    pub(crate) fn register_then<R>(&self, waker: Waker, locked: impl FnOnce() -> R) -> (u64, R) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut entries = self.lock();
         entries.push_back((id, waker));
         self.len.store(entries.len(), Ordering::SeqCst);
+        let r = locked();
         drop(entries);
         fence(Ordering::SeqCst);
-        id
+        (id, r)
     }
 
     /// Removes waiter `id`; true if it was still waiting (not woken yet). Its waker is
     /// dropped outside the lock.
     pub(crate) fn remove(&self, id: u64) -> bool {
+        self.remove_then(id, || {})
+    }
+
+    /// [`remove`](Self::remove), running `emptied` under the lock if the list is then empty.
+    pub(crate) fn remove_then(&self, id: u64, emptied: impl FnOnce()) -> bool {
         let mut entries = self.lock();
         let Some(i) = entries.iter().position(|(e, _)| *e == id) else { return false };
         let removed = entries.remove(i);
         self.len.store(entries.len(), Ordering::SeqCst);
+        if entries.is_empty() {
+            emptied();
+        }
         drop(entries);
         drop(removed);
         true
+    }
+
+    /// Wakes the oldest waiter if any, without the count check first (the caller saw a flag
+    /// that says somebody waits), running `emptied` under the lock if the list is then empty.
+    pub(crate) fn wake_one_then(&self, emptied: impl FnOnce()) {
+        let mut entries = self.lock();
+        let first = entries.pop_front();
+        self.len.store(entries.len(), Ordering::SeqCst);
+        if entries.is_empty() {
+            emptied();
+        }
+        drop(entries);
+        if let Some((_, w)) = first {
+            w.wake();
+        }
     }
 
     /// Wakes the oldest waiter, if any. Called after the change it may wait for (an item in,
