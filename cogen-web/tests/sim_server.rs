@@ -13,10 +13,7 @@ use cogen::net::TcpStream;
 use cogen::prelude::*;
 use cogen::sim::{Host, SimHandle};
 use cogen_web::{Config, ShutdownHandle};
-use sim_util::{
-    CLIENT_TIMEOUT, SERVER, WebSim, addr, closed_by_peer, keep_alive_client, read_response,
-    send_get,
-};
+use sim_util::{CLIENT_TIMEOUT, SERVER, WebSim, addr, keep_alive_client, read_response, send_get};
 
 fn result<T>(h: CoroutineRef<io::Result<T>>) -> Result<T, Error> {
     Ok(h.take_result().ok_or(Error::Timeout)???)
@@ -56,42 +53,70 @@ fn equal_seeds_give_equal_traces_and_different_seeds_differ() -> Result<(), Erro
     Ok(())
 }
 
-/// Sends the first half of a request head and waits for the answer: the virtual time it
-/// took, the status, and whether the server closed afterwards.
+/// A slowloris: sends a request head one byte every 5 s (virtual time), never finishing it
+/// in time. Returns the virtual time from its connect to the answer's status line, that
+/// line, and whether the server then closed.
 #[coro]
-fn half_a_request() -> io::Result<(Duration, u16, bool)> {
-    let sock = yield_!(TcpStream::connect(addr(SERVER)?).timeout(CLIENT_TIMEOUT))?;
+fn slowloris() -> io::Result<(Duration, Vec<u8>, bool)> {
     let t0 = cogen::time::now();
-    yield_!(sock.write_all(b"GET /echo/x HTTP/1.1\r\nhost: sim\r\n").timeout(CLIENT_TIMEOUT))?;
-    let res = yield_!(read_response(&sock))?;
-    let took = cogen::time::now() - t0;
-    Ok((took, res.status, yield_!(closed_by_peer(&sock))?))
+    let sock = yield_!(TcpStream::connect(addr(SERVER)?).timeout(CLIENT_TIMEOUT))?;
+    let head =
+        b"GET /echo/slow HTTP/1.1\r\nhost: sim\r\nx-padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    for byte in head.iter() {
+        yield_!(sock.write_all(std::slice::from_ref(byte)))?;
+        // The pause between bytes, cut short by the answer if one comes.
+        match yield_!(sock.read_line(1024).timeout(Duration::from_secs(5))) {
+            Ok(line) => {
+                let took = cogen::time::now() - t0;
+                // The rest of the answer, then the end of the stream.
+                let closed = loop {
+                    match yield_!(sock.read(4096).timeout(CLIENT_TIMEOUT)) {
+                        Ok(data) if data.is_empty() => break true,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break true,
+                        Err(e) => return Err(e),
+                    }
+                };
+                return Ok((took, line, closed));
+            }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("the server took the whole trickled head"))
 }
 
+/// The header timeout is a fixed deadline from a head's first byte (slowloris guard): a
+/// client trickling a byte every 5 s is cut off after the 60 s of virtual time, at once in
+/// real time.
 #[test]
 fn the_header_timeout_fires_in_virtual_time() -> Result<(), Error> {
-    let w = WebSim::new(2, 1)?;
-    let config = Config { header_timeout: Duration::from_secs(90), ..Config::default() };
-    let (_, _) = w.serve(config, Duration::from_secs(600))?;
-    let client = w.clients[0].spawn(half_a_request());
+    let mut w = WebSim::new(2, 1)?;
+    let config = Config { header_timeout: Duration::from_secs(60), ..Config::default() };
+    let (_, _) = w.serve(config, Duration::from_secs(1200))?;
+    let client = w.clients[0].spawn(slowloris());
     let real = Instant::now();
-    let mut w = w;
     w.sim.run()?;
-    let (took, status, closed) = result(client)?;
-    eprintln!("a 90 s header timeout: {took:?} of virtual time, {:?} real", real.elapsed());
-    assert_eq!(status, 408);
+    let (took, status_line, closed) = result(client)?;
+    eprintln!("a 60 s header timeout: {took:?} of virtual time, {:?} real", real.elapsed());
+    assert!(
+        status_line.starts_with(b"HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&status_line)
+    );
     assert!(closed, "the connection closes after the 408");
-    // From the client's last byte sent to the 408 arriving: the timeout, give or take the
-    // link's latency each way (1 to 20 ms).
-    assert!(took >= Duration::from_secs(90), "{took:?}");
-    assert!(took <= Duration::from_secs(90) + Duration::from_millis(41), "{took:?}");
+    // The first head's deadline starts at the accept: from the connect to the 408 arriving,
+    // the timeout and the link's latency each way (1 to 20 ms).
+    assert!(took >= Duration::from_secs(60), "{took:?}");
+    assert!(took <= Duration::from_secs(60) + Duration::from_millis(41), "{took:?}");
     Ok(())
 }
 
-/// Asks for `/slow/3000` and returns the status, the `connection` header, and the virtual
-/// time the answer came at.
+/// After `after`, asks for `/slow/3000` and returns the status, the `connection` header, and
+/// the virtual time the answer came at.
 #[coro]
-fn slow_request(net: SimHandle) -> io::Result<(u16, Option<String>, Duration)> {
+fn slow_request(net: SimHandle, after: Duration) -> io::Result<(u16, Option<String>, Duration)> {
+    yield_!(Sleep::new(after));
     let sock = yield_!(TcpStream::connect(addr(SERVER)?).timeout(CLIENT_TIMEOUT))?;
     yield_!(send_get(&sock, "/slow/3000", false))?;
     let res = yield_!(read_response(&sock))?;
@@ -117,17 +142,18 @@ fn shut_down_at(handle: ShutdownHandle, at: Duration, grace: Duration) {
 fn graceful_shutdown_finishes_the_request_in_flight() -> Result<(), Error> {
     let mut w = WebSim::new(3, 2)?;
     let (handle, ended) = w.serve(Config::default(), Duration::from_secs(600))?;
-    let client = w.clients[0].spawn(slow_request(w.sim.handle()));
-    // One second into the three-second request, with ten seconds of grace.
-    w.server.spawn(shut_down_at(handle, Duration::from_secs(1), Duration::from_secs(10)));
-    let late = w.clients[1].spawn(late_connect(Duration::from_secs(2)));
+    // At 100 s (after enough virtual time that a wall-clock deadline would already be past),
+    // a three-second request; one second into it a shutdown with ten seconds of grace.
+    let client = w.clients[0].spawn(slow_request(w.sim.handle(), Duration::from_secs(100)));
+    w.server.spawn(shut_down_at(handle, Duration::from_secs(101), Duration::from_secs(10)));
+    let late = w.clients[1].spawn(late_connect(Duration::from_secs(102)));
     w.sim.run()?;
     let (status, connection, at) = result(client)?;
     assert_eq!(status, 200);
     assert_eq!(connection.as_deref(), Some("close"));
-    assert!(at >= Duration::from_secs(3) && at < Duration::from_secs(4), "{at:?}");
+    assert!(at >= Duration::from_secs(103) && at < Duration::from_secs(104), "{at:?}");
     let ended = ended.get().ok_or(Error::Timeout)?;
-    assert!(ended >= Duration::from_secs(3) && ended < Duration::from_secs(4), "{ended:?}");
+    assert!(ended >= Duration::from_secs(103) && ended < Duration::from_secs(104), "{ended:?}");
     let late = late.take_result().ok_or(Error::Timeout)??;
     assert_eq!(late, Some(io::ErrorKind::ConnectionRefused), "the listener closed at once");
     Ok(())
@@ -146,7 +172,7 @@ fn cut_and_heal(net: SimHandle, a: Host, b: Host, cut: Duration, heal: Duration)
 fn a_partition_during_a_request_delays_the_answer_until_it_heals() -> Result<(), Error> {
     let mut w = WebSim::new(4, 1)?;
     let (_, _) = w.serve(Config::default(), Duration::from_secs(600))?;
-    let client = w.clients[0].spawn(slow_request(w.sim.handle()));
+    let client = w.clients[0].spawn(slow_request(w.sim.handle(), Duration::ZERO));
     let (a, b) = (w.server.clone(), w.clients[0].clone());
     // Cut while the handler sleeps, healed 20 s later.
     let net = w.sim.handle();
