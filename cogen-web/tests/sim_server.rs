@@ -210,3 +210,50 @@ fn hundred_clients_for_an_hour_of_virtual_time() -> Result<(), Error> {
     );
     Ok(())
 }
+
+/// Serves `StaticFiles` from `root` on [`SERVER`] until `handle` stops it.
+#[coro]
+fn serve_files(root: std::path::PathBuf, handle: ShutdownHandle) -> io::Result<()> {
+    let files = cogen_web::StaticFiles::new(&root)?;
+    let server = cogen_web::Server::bind(addr(SERVER)?, files)?.with_shutdown(handle);
+    yield_!(server.serve())
+}
+
+/// Asks for `/big.bin` twice on one connection; returns both bodies.
+#[coro]
+fn fetch_twice() -> io::Result<Vec<Vec<u8>>> {
+    let sock = yield_!(TcpStream::connect(addr(SERVER)?).timeout(CLIENT_TIMEOUT))?;
+    let mut bodies = Vec::new();
+    for close in [false, true] {
+        yield_!(send_get(&sock, "/big.bin", close))?;
+        let res = yield_!(read_response(&sock))?;
+        if res.status != 200 {
+            return Err(io::Error::other(format!("/big.bin gave {}", res.status)));
+        }
+        bodies.push(res.body);
+    }
+    Ok(bodies)
+}
+
+/// A simulated socket has no descriptor for `sendfile(2)`: `StaticFiles` sends the file with
+/// reads and writes instead (the file's bytes come from the disk, their timing from the
+/// seed), here 300 kB, more than the simulated window, twice on one connection.
+#[test]
+fn static_files_are_sent_without_sendfile() -> Result<(), Error> {
+    let dir = std::env::temp_dir().join(format!("cogen-sim-static-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.join("big.bin"), &big)?;
+    let mut w = WebSim::new(6, 1)?;
+    let handle = ShutdownHandle::new();
+    w.server.spawn(serve_files(dir.clone(), handle.clone()));
+    w.server.spawn(sim_util::stop_after(handle, Duration::from_secs(60), Duration::from_secs(1)));
+    let client = w.clients[0].spawn(fetch_twice());
+    let run = w.sim.run();
+    let _ = std::fs::remove_dir_all(&dir);
+    run?;
+    let bodies = result(client)?;
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies.iter().all(|b| *b == big), "a body differs from the file");
+    Ok(())
+}
