@@ -132,7 +132,7 @@ impl ShutdownHandle {
     /// #[coro]
     /// fn announce(stop: ShutdownHandle) -> bool {
     ///     let deadline = yield_!(stop.wait());
-    ///     deadline <= std::time::cogen::time::now() + Duration::from_secs(5)
+    ///     deadline <= cogen::time::now() + Duration::from_secs(5)
     /// }
     ///
     /// let stop = ShutdownHandle::new();
