@@ -220,36 +220,12 @@ impl<'a, K: IoKind> IoOp<'a, K> {
             return Step::Finished;
         };
         let (kind, src) = (&mut self.kind, self.src);
-        // Bytes an earlier read left in the stream's buffer (two lines that came in one
-        // segment, a body after its head) are there whatever the socket's readiness, which
-        // the short read that buffered them cleared: try them before parking on the socket.
-        let mut buffered_progress = false;
-        if dir == Direction::Read && !src.rbuf.borrow().is_empty() {
-            match kind.attempt(src) {
-                Attempt::Done(r) => {
-                    self.result = Some(r);
-                    return Step::Finished;
-                }
-                Attempt::DoneShort(r) => {
-                    reg.note_short_transfer(dir);
-                    self.result = Some(r);
-                    return Step::Finished;
-                }
-                // Not enough buffered: on to the socket as usual.
-                Attempt::Blocked { progressed } | Attempt::Short { progressed } => {
-                    buffered_progress = progressed;
-                }
-                Attempt::Backoff(_) => {}
-            }
-        }
         match reg.try_io(cx, dir, || kind.attempt(src)) {
             TryIo::Done(r) => {
                 self.result = Some(r);
                 Step::Finished
             }
-            TryIo::Parked { progressed } => {
-                Step::Waiting { progressed: progressed || buffered_progress }
-            }
+            TryIo::Parked { progressed } => Step::Waiting { progressed },
             TryIo::Busy { .. } => {
                 self.result = Some(Err(busy(dir)));
                 Step::Finished
