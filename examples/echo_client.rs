@@ -7,31 +7,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use cogen::net::TcpStream;
 use cogen::prelude::*;
-
-#[coro]
-fn client(addr: SocketAddr, id: usize, lines: usize) -> io::Result<usize> {
-    let sock = yield_!(TcpStream::connect(addr).timeout(Duration::from_secs(5)))?;
-    let welcome = yield_!(sock.read_line(1024).timeout(Duration::from_secs(5)))?;
-    if welcome != b"WELCOME TO ECHO SERVER !\r\n" {
-        return Err(io::Error::other(format!("client {id}: bad welcome {welcome:?}")));
-    }
-    for i in 0..lines {
-        let line = format!("client {id} line {i}\n");
-        yield_!(sock.write_all(line.as_bytes()))?;
-        let echo = yield_!(sock.read_line(1024).timeout(Duration::from_secs(5)))?;
-        if echo != line.as_bytes() {
-            return Err(io::Error::other(format!("client {id}: echo {echo:?} != {line:?}")));
-        }
-    }
-    yield_!(sock.write_all(b"exit\r\n"))?;
-    let bye = yield_!(sock.read_exact(8).timeout(Duration::from_secs(5)))?;
-    if bye != b"GOOD BYE" {
-        return Err(io::Error::other(format!("client {id}: bad goodbye {bye:?}")));
-    }
-    Ok(lines)
-}
+use cogen_examples::echo::client;
 
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = ([127, 0, 0, 1], 1200).into();
@@ -47,7 +24,8 @@ fn main() -> io::Result<()> {
         }
     }
     let mut sched = Scheduler::new();
-    let handles: Vec<_> = (0..clients).map(|id| sched.add(client(addr, id, lines))).collect();
+    let handles: Vec<_> =
+        (0..clients).map(|id| sched.add(client(addr, id, lines, Duration::ZERO))).collect();
     let start = Instant::now();
     sched.run().map_err(io::Error::other)?;
     let mut total = 0;

@@ -10,57 +10,11 @@
 use std::io;
 use std::net::SocketAddr;
 
-use cogen::net::{TcpListener, TcpStream};
+use cogen::net::TcpListener;
 use cogen::prelude::*;
 use cogen::runtime::{Runtime, Worker};
+use cogen_examples::echo::server;
 use socket2::{Domain, Socket, Type};
-
-const WELCOME: &[u8] = b"WELCOME TO ECHO SERVER !\r\n";
-const MAX_LINE: usize = 8192;
-
-#[coro]
-fn server(listener: io::Result<TcpListener>, raw: bool) -> io::Result<()> {
-    let listener = listener?;
-    loop {
-        let (conn, peer) = yield_!(listener.accept())?;
-        if raw {
-            yield_!(Spawn::new(raw_echo(conn)));
-        } else {
-            yield_!(Spawn::new(handler(conn, peer)));
-        }
-    }
-}
-
-#[coro]
-fn handler(sock: TcpStream, peer: SocketAddr) -> io::Result<()> {
-    let _ = peer;
-    yield_!(sock.write_all(WELCOME))?;
-    loop {
-        let line = yield_!(sock.read_line(MAX_LINE))?;
-        if line.is_empty() {
-            return Ok(()); // the peer closed
-        }
-        if line.trim_ascii() == b"exit" {
-            yield_!(sock.write_all(b"GOOD BYE"))?;
-            return Ok(());
-        }
-        yield_!(sock.write_all(&line))?;
-    }
-}
-
-/// A plain byte echo. `read(max)` holds no buffer while it waits: an idle connection costs
-/// its coroutine and its socket, no read buffer.
-#[coro]
-fn raw_echo(sock: TcpStream) -> io::Result<()> {
-    sock.set_nodelay(true)?;
-    loop {
-        let data = yield_!(sock.read(16 * 1024))?;
-        if data.is_empty() {
-            return Ok(());
-        }
-        yield_!(sock.write_all(&data))?;
-    }
-}
 
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = ([127, 0, 0, 1], 1200).into();

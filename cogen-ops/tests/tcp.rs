@@ -50,6 +50,45 @@ fn read_line_and_read_share_the_buffer_across_partial_arrivals() -> io::Result<(
     Ok(())
 }
 
+/// Reads two lines and a 4-byte body that the peer sent in one write, then says so.
+#[coro]
+fn lines_from_one_segment(addr: SocketAddr) -> io::Result<Vec<Vec<u8>>> {
+    let s = yield_!(TcpStream::connect(addr))?;
+    let limit = Duration::from_secs(5);
+    let mut got = vec![yield_!(s.read_line(512).timeout(limit))?];
+    got.push(yield_!(s.read_line(512).timeout(limit))?);
+    got.push(yield_!(s.read_exact(4).timeout(limit))?);
+    yield_!(s.write_all(b"done"))?;
+    Ok(got)
+}
+
+/// The first `read_line` takes in everything (a short read: the socket is drained and its
+/// readiness cleared); the next line and the body are in the stream's buffer, and nothing
+/// more comes until the client answers: the later reads must not park on the socket.
+#[test]
+fn reads_served_from_the_buffer_do_not_wait_for_the_socket() -> io::Result<()> {
+    for cfg in matrix() {
+        let (l, addr) = std_listener()?;
+        let peer = std::thread::spawn(move || -> io::Result<Vec<u8>> {
+            let (mut c, _) = l.accept()?;
+            guard(&c)?;
+            c.write_all(b"one\ntwo\nbody")?;
+            let mut done = [0u8; 4];
+            c.read_exact(&mut done)?;
+            Ok(done.to_vec())
+        });
+        let mut sched = cfg.scheduler()?;
+        let h = sched.add(lines_from_one_segment(addr));
+        run(&mut sched)?;
+        let done = peer.join().map_err(|_| io::Error::other("peer panicked"))??;
+        let got = result(&h)?;
+        let expected: Vec<&[u8]> = vec![b"one\n", b"two\n", b"body"];
+        assert_eq!(got, expected, "{cfg:?}");
+        assert_eq!(done, b"done");
+    }
+    Ok(())
+}
+
 #[coro]
 fn long_line(addr: SocketAddr) -> io::Result<Vec<usize>> {
     let s = yield_!(TcpStream::connect(addr))?;

@@ -53,7 +53,7 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
             if let Some(head) = parsed {
                 return Ok(Some(head));
             }
-            deadline.get_or_insert_with(|| Instant::now() + cfg.header_timeout);
+            deadline.get_or_insert_with(|| cogen::time::now() + cfg.header_timeout);
         }
         // Answers held back for a batch of pipelined requests go out before any wait for
         // input: what follows them may be a partial request or a stray CRLF.
@@ -70,12 +70,12 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
                 read
             }
             None => {
-                deadline = Some(Instant::now() + cfg.header_timeout);
+                deadline = Some(cogen::time::now() + cfg.header_timeout);
                 continue;
             }
             // Inside a head: a fixed deadline, whatever the progress (slowloris).
             Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
+                let left = d.saturating_duration_since(cogen::time::now());
                 if left.is_zero() {
                     return Err(ProtocolError::HeaderTimeout.into());
                 }
@@ -220,12 +220,12 @@ fn close(conn: &Conn, refused: bool) {
     if conn.stream.shutdown(Shutdown::Write).is_err() || !linger {
         return;
     }
-    let deadline = Instant::now() + conn.cfg.linger_timeout;
+    let deadline = cogen::time::now() + conn.cfg.linger_timeout;
     let mut discarded = 0u64;
     while discarded <= MAX_LINGER_BYTES {
         discarded += conn.buffered() as u64;
         conn.with_input(|buf| (buf.len(), ()));
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.saturating_duration_since(cogen::time::now());
         if left.is_zero() {
             return;
         }

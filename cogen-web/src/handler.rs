@@ -245,7 +245,7 @@ impl Report {
         drop(state);
         line.status = status;
         line.bytes = if line.method == Method::HEAD { 0 } else { bytes };
-        line.elapsed = self.start.elapsed();
+        line.elapsed = cogen::time::now().saturating_duration_since(self.start);
         (self.hook)(&line);
     }
 }
@@ -260,7 +260,7 @@ impl Drop for Report {
         };
         line.status = status;
         line.bytes = bytes;
-        line.elapsed = self.start.elapsed();
+        line.elapsed = cogen::time::now().saturating_duration_since(self.start);
         line.cancelled = true;
         (self.hook)(&line);
     }
@@ -284,7 +284,7 @@ fn logged<H: Handler>(
         cancelled: false,
     };
     let conn = Rc::clone(req.conn());
-    let mut report = Report { hook, conn, start: Instant::now(), line: Some(line) };
+    let mut report = Report { hook, conn, start: cogen::time::now(), line: Some(line) };
     let result = yield_!(inner.call(req, res));
     report.finish(&result);
     result

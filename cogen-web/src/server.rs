@@ -458,7 +458,7 @@ fn drain(live: &Live) {
         let _ = yield_!(Cancel::new(&handle)); // our own handle: never foreign
     }
     while !live.conns.borrow().is_empty() {
-        let deadline = live.deadline.get().unwrap_or_else(Instant::now);
+        let deadline = live.deadline.get().unwrap_or_else(cogen::time::now);
         if yield_!(live.ended.get().deadline(deadline)).is_err() {
             break;
         }

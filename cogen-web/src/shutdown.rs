@@ -85,8 +85,11 @@ impl ShutdownHandle {
     /// Ctrl-C, say, with `Duration::ZERO`: what is still running is cancelled at once); one
     /// that would lengthen it does nothing. A server started after the call stops as soon as
     /// it starts.
+    ///
+    /// The grace period counts from [`cogen::time::now`]: under simulation (`cogen::sim`),
+    /// call this from a coroutine of the simulation, so that it is virtual time.
     pub fn shutdown(&self, grace: Duration) {
-        let now = Instant::now();
+        let now = cogen::time::now();
         let deadline = now.checked_add(grace).unwrap_or(now + Duration::from_secs(1 << 32));
         let watchers = {
             let mut state = self.shared.state();
@@ -129,7 +132,7 @@ impl ShutdownHandle {
     /// #[coro]
     /// fn announce(stop: ShutdownHandle) -> bool {
     ///     let deadline = yield_!(stop.wait());
-    ///     deadline <= std::time::Instant::now() + Duration::from_secs(5)
+    ///     deadline <= cogen::time::now() + Duration::from_secs(5)
     /// }
     ///
     /// let stop = ShutdownHandle::new();
@@ -263,7 +266,7 @@ impl Operation for WaitShutdown {
     }
 
     fn finalize(&mut self, _outcome: Outcome) -> Instant {
-        self.handle.deadline().unwrap_or_else(Instant::now)
+        self.handle.deadline().unwrap_or_else(cogen::time::now)
     }
 
     fn cleanup(&mut self, _cx: &mut OpContext<'_>) {

@@ -193,6 +193,11 @@ impl IoKind for ReadLineKind {
                         // Short: take a line if one arrived, else let the registration decide
                         // between parking and reading on.
                         return match rbuf.take_line(self.max) {
+                            // Bytes after the line stay buffered (the next line, a body):
+                            // the socket is drained, but the next read can go on from the
+                            // buffer, so the readiness must not be cleared, or that read
+                            // would park on the socket with its bytes already here.
+                            Some(line) if !rbuf.is_empty() => Attempt::Done(Ok(line)),
                             Some(line) => Attempt::DoneShort(Ok(line)),
                             None => Attempt::Short { progressed },
                         };
