@@ -8,11 +8,16 @@
 #   TLS=1 bench/callgrind/web_instructions.sh ./target/release/cogen_tls_hello 10 2
 # Starts SERVER --addr 127.0.0.1:PORT under callgrind, warms it up with `wrk -t1 -cCONNS
 # -d1s`, zeroes the counters, runs `wrk -t1 -cCONNS -dSECS`, dumps, and prints Ir divided by
-# wrk's request count.
+# wrk's request count (`per_request`, the figure of docs/benchmarks.md's recipe); then runs
+# `wrk -d(3 x SECS)` and dumps again.
 #
-# TLS=1: the server speaks HTTPS. Handshakes would otherwise be counted, so two measured wrk
-# runs (SECS and 3 x SECS, CONNS connections each) are differenced: (Ir2 - Ir1) / (R2 - R1),
-# and the handshakes cancel. Without TLS_CERT/TLS_KEY the script makes a pair with openssl
+# Each wrk run opens CONNS new connections, whose accept and set-up are counted in
+# `per_request` and weigh more the fewer requests a loaded machine lets through. The
+# `differenced` figure, (Ir2 - Ir1) / (R2 - R1), cancels them: it is the steady per-request
+# cost, the one to compare builds by.
+#
+# TLS=1: the server speaks HTTPS; only the differenced figure is printed (the handshakes
+# cancel). Without TLS_CERT/TLS_KEY the script makes a pair with openssl
 # and passes `--tls-cert/--tls-key` (what hello_web and cogen_tls_hello take).
 # PIPELINE=1: wrk sends 16 requests per write (bench/wrk/pipeline.lua).
 # KEEP=FILE: copies the (last) callgrind output to FILE for callgrind_annotate.
@@ -63,15 +68,13 @@ dump() { # Ir of the newest dump
 }
 requests 1s >/dev/null
 callgrind_control -z "$vg" >/dev/null 2>&1
+r1=$(requests "${secs}s")
+ir1=$(dump)
+r2=$(requests "$((secs * 3))s")
+ir2=$(dump)
+diffed=$(((ir2 - ir1) / (r2 - r1)))
 if [ -z "${TLS:-}" ]; then
-    r=$(requests "${secs}s")
-    ir=$(dump)
-    echo "conns=$conns requests=$r Ir=$ir per_request=$((ir / r))"
+    echo "conns=$conns requests=$r1,$r2 per_request=$((ir1 / r1)),$((ir2 / r2)) differenced=$diffed"
 else
-    r1=$(requests "${secs}s")
-    ir1=$(dump)
-    callgrind_control -z "$vg" >/dev/null 2>&1
-    r2=$(requests "$((secs * 3))s")
-    ir2=$(dump)
-    echo "tls conns=$conns requests=$r1,$r2 Ir=$ir1,$ir2 per_request=$(((ir2 - ir1) / (r2 - r1)))"
+    echo "tls conns=$conns requests=$r1,$r2 differenced=$diffed"
 fi
