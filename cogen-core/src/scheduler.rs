@@ -667,7 +667,7 @@ impl Core {
                     }
                 };
                 let timer = timeout.map(|(from, delta)| ArmedTimer {
-                    key: self.timers.arm(from + delta, token, TimerKind::Timeout),
+                    key: self.timers.arm_after(from, delta, token, TimerKind::Timeout),
                     weak_delta_ns: if options.weak { saturating_nanos(delta) } else { 0 },
                     last_progress_ns: 0,
                 });
