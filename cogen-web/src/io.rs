@@ -106,6 +106,20 @@ impl Conn {
         self.shutdown.is_shutting_down()
     }
 
+    /// Gives back the input and output buffers and the spare header buffers while nothing is
+    /// buffered ([`Config::release_idle_buffers`](crate::Config::release_idle_buffers)): the
+    /// next read allocates them again once data came.
+    pub(crate) fn release_buffers(&self) {
+        if self.buffered() == 0 {
+            *self.inbuf.borrow_mut() = Vec::new();
+        }
+        let mut out = self.out.borrow_mut();
+        if out.is_empty() {
+            *out = Vec::new();
+        }
+        drop(self.spare_headers.take());
+    }
+
     /// Calls `f` with the buffered, unconsumed bytes; `f` returns how many it consumed.
     pub(crate) fn with_input<R>(&self, f: impl FnOnce(&[u8]) -> (usize, R)) -> R {
         let buf = self.inbuf.borrow();
