@@ -114,8 +114,13 @@ pub(crate) struct Core {
     pub(crate) config: Config,
     /// Where time comes from: the real clock, or a simulation's virtual one.
     pub(crate) clock: Clock,
-    /// The clock of the current pass: read when it starts, and again before timers expire.
+    /// The clock of the current pass: read when it starts, and again before timers expire
+    /// (set only by [`Core::read_clock`]).
     pub(crate) now: Instant,
+    /// `now` in wrapping milliseconds since the timers' epoch (see `Parked::since_ms`), worked
+    /// out by the first park after the clock was read: every park stamps it, and a
+    /// subtraction of instants per park cost more than the rest of the stamp.
+    now_ms: Option<u32>,
     /// Pokes to deliver once the current coroutine is parked.
     pub(crate) deferred_pokes: Vec<ParkToken>,
     /// A `wake_at` asked for while the current operation is processed (armed if it parks).
@@ -230,6 +235,7 @@ impl Scheduler {
                 config,
                 clock,
                 now,
+                now_ms: None,
                 deferred_pokes: Vec::new(),
                 deferred_wake_at: None,
                 local_waker: LocalWaker::default(),
@@ -319,7 +325,7 @@ impl Scheduler {
         }
         let slot = YieldSlot::new();
         let core = &mut self.core;
-        core.now = core.clock.now();
+        core.read_clock();
         core.wake_remote();
         core.wake_local();
 
@@ -337,7 +343,7 @@ impl Scheduler {
 
         // 2. Expire timers.
         if core.timers.live() > 0 {
-            core.now = core.clock.now();
+            core.read_clock();
             core.expire_timers();
         }
 
@@ -392,7 +398,7 @@ impl Scheduler {
         if core.timers.live() > 0 {
             // The clock is read again only if a timer may have come due during the wait
             // (nothing else reads the pass's clock before the next pass reads it afresh).
-            core.now = core.clock.now();
+            core.read_clock();
             core.expire_timers();
         }
         Ok(PassOutcome::Busy)
@@ -667,7 +673,7 @@ impl Core {
                     }
                 };
                 let timer = timeout.map(|(from, delta)| ArmedTimer {
-                    key: self.timers.arm(from + delta, token, TimerKind::Timeout),
+                    key: self.timers.arm_after(from, delta, token, TimerKind::Timeout),
                     weak_delta_ns: if options.weak { saturating_nanos(delta) } else { 0 },
                     last_progress_ns: 0,
                 });
@@ -675,9 +681,7 @@ impl Core {
                     .deferred_wake_at
                     .take()
                     .map(|at| self.timers.arm(at, token, TimerKind::Wake));
-                // Wrapping milliseconds: see `Parked::since_ms`.
-                let since_ms =
-                    self.now.saturating_duration_since(self.timers.epoch()).as_millis() as u32;
+                let since_ms = self.now_ms();
                 let Some(task) = self.tasks.get_mut(id) else { return false };
                 task.state =
                     TaskState::Parked(Parked { op, since_ms, timer, wake_at, niche: Niche::Here });
@@ -744,6 +748,21 @@ impl Core {
     }
 
     /// Ends a park: disarms its timers and queues the coroutine with `outcome`.
+    /// Reads the clock for the pass: sets `now`.
+    #[inline]
+    fn read_clock(&mut self) {
+        self.now = self.clock.now();
+        self.now_ms = None;
+    }
+
+    /// `now` in wrapping milliseconds since the timers' epoch (see `Parked::since_ms`), once
+    /// per clock read.
+    #[inline]
+    fn now_ms(&mut self) -> u32 {
+        let (now, epoch) = (self.now, self.timers.epoch());
+        *self.now_ms.get_or_insert_with(|| now.saturating_duration_since(epoch).as_millis() as u32)
+    }
+
     fn complete_park(&mut self, id: TaskId, outcome: Outcome, placement: Placement) {
         let Some(task) = self.tasks.get_mut(id) else { return };
         if let TaskState::Parked(p) = &mut task.state {

@@ -113,9 +113,14 @@ impl Timers {
     /// Pushes an entry; returns its key (sequence numbers start at 1 and never wrap: a u64
     /// counted once per arm would take centuries).
     fn push(&mut self, deadline: Instant, token: ParkToken, kind: TimerKind) -> TimerKey {
+        let at_ns = self.offset(deadline);
+        self.push_at(at_ns, token, kind)
+    }
+
+    /// [`push`](Self::push) at `at_ns` nanoseconds after the epoch.
+    fn push_at(&mut self, at_ns: u64, token: ParkToken, kind: TimerKind) -> TimerKey {
         self.next_seq += 1;
         let seq = self.next_seq;
-        let at_ns = self.offset(deadline);
         self.heap.push(Reverse(TimerEntry { at_ns, seq, token, kind }));
         TimerKey(NonZeroU64::new(seq).unwrap_or(NonZeroU64::MIN))
     }
@@ -124,6 +129,22 @@ impl Timers {
     pub(crate) fn arm(&mut self, deadline: Instant, token: ParkToken, kind: TimerKind) -> TimerKey {
         self.live += 1;
         self.push(deadline, token, kind)
+    }
+
+    /// Arms a deadline `delta` after `from` (saturating, where `from + delta` would panic):
+    /// [`arm`](Self::arm) without adding a `Duration` to an `Instant`, which costs as much as
+    /// the rest of the arm.
+    pub(crate) fn arm_after(
+        &mut self,
+        from: Instant,
+        delta: Duration,
+        token: ParkToken,
+        kind: TimerKind,
+    ) -> TimerKey {
+        self.live += 1;
+        let delta_ns = u64::try_from(delta.as_nanos()).unwrap_or(u64::MAX);
+        let at_ns = self.offset(from).saturating_add(delta_ns);
+        self.push_at(at_ns, token, kind)
     }
 
     /// Moves a live timeout to a later deadline (a weak timeout that saw progress): `key`'s
@@ -207,6 +228,24 @@ mod tests {
         let later = now + Duration::from_millis(10);
         assert_eq!(t.pop_expired(later).map(|e| e.token), Some(token(3)));
         assert_eq!(t.pop_expired(later).map(|e| e.token), Some(token(1)));
+    }
+
+    #[test]
+    fn arm_after_is_arm_at_the_sum_and_saturates() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        let key = t.arm_after(now, Duration::from_millis(5), token(1), TimerKind::Timeout);
+        assert_eq!(t.live(), 1);
+        t.arm(now + Duration::from_millis(3), token(2), TimerKind::Timeout);
+        t.arm_after(now, Duration::MAX, token(3), TimerKind::Timeout); // no overflow panic
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_millis(3)));
+        let almost = now + Duration::from_micros(4_999);
+        assert_eq!(t.pop_expired(almost).map(|e| e.token), Some(token(2)));
+        assert!(t.pop_expired(almost).is_none(), "not due before from + delta");
+        let due = t.pop_expired(now + Duration::from_millis(5)).expect("due at from + delta");
+        assert_eq!((due.token, due.seq), (token(1), key.seq()));
+        assert!(t.pop_expired(now + Duration::from_secs(1 << 30)).is_none());
+        assert_eq!(t.live(), 3);
     }
 
     #[test]

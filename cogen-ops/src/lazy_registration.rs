@@ -29,16 +29,35 @@ impl LazyRegistration {
     /// # Safety
     ///
     /// `fd` must stay open as long as `self` holds a registration.
+    ///
+    /// The registered case, every operation's, is inlined; the rest is out of line.
+    #[inline]
     pub(crate) unsafe fn get_or_register(
         &self,
         cx: &OpContext<'_>,
         fd: RawFd,
         what: &str,
     ) -> io::Result<&IoRegistration> {
-        if let Some(r) = self.0.get() {
-            if r.belongs_to(cx) {
-                return Ok(r);
-            }
+        match self.0.get() {
+            Some(r) if r.belongs_to(cx) => Ok(r),
+            // SAFETY: the caller's contract, passed on.
+            _ => unsafe { self.register_or_refuse(cx, fd, what) },
+        }
+    }
+
+    /// [`get_or_register`](Self::get_or_register) without a registration of `cx`'s scheduler.
+    ///
+    /// # Safety
+    ///
+    /// As [`get_or_register`](Self::get_or_register).
+    #[cold]
+    unsafe fn register_or_refuse(
+        &self,
+        cx: &OpContext<'_>,
+        fd: RawFd,
+        what: &str,
+    ) -> io::Result<&IoRegistration> {
+        if self.0.get().is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("this {what} is registered with another scheduler"),

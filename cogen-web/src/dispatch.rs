@@ -64,6 +64,9 @@ fn read_head(conn: &Conn, first: bool) -> Result<Option<Head>, Error> {
             // Between requests: an idle wait (the first request of a connection gets the
             // header timeout, so a silent client cannot hold a connection for long).
             None if !first => {
+                if cfg.release_idle_buffers {
+                    conn.release_buffers();
+                }
                 conn.set_idle(true);
                 let read = yield_!(fill(conn, cfg.keep_alive_timeout, true));
                 conn.set_idle(false);

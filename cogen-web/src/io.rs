@@ -48,9 +48,8 @@ pub(crate) struct Conn {
     /// Where the request in flight and its response stand, and whether the connection
     /// persists.
     pub(crate) state: RefCell<State>,
-    /// The server is shutting down: finish the request in flight, then close.
-    draining: Rc<Cell<bool>>,
-    /// The handle the server listens to (handlers see it through their request).
+    /// The handle the server listens to (handlers see it through their request). Once it is
+    /// triggered the server is shutting down: finish the request in flight, then close.
     pub(crate) shutdown: ShutdownHandle,
     /// Header buffers given back by the last request, for the next one.
     pub(crate) spare_headers: Cell<RawHeaders>,
@@ -62,7 +61,6 @@ impl Conn {
         peer: SocketAddr,
         cfg: Rc<Config>,
         date: Rc<DateCache>,
-        draining: Rc<Cell<bool>>,
         shutdown: ShutdownHandle,
     ) -> Self {
         let max_body = cfg.max_body;
@@ -79,7 +77,6 @@ impl Conn {
             read_filled: Cell::new(false),
             out: RefCell::new(Vec::new()),
             state: RefCell::new(State::new(max_body)),
-            draining,
             shutdown,
             spare_headers: Cell::default(),
         }
@@ -101,10 +98,26 @@ impl Conn {
         self.state.borrow().persists(self.draining())
     }
 
-    /// The server is shutting down (its drain began, or the handle was just triggered and a
-    /// handler woken by it answers before the server's own watcher ran).
+    /// The server is shutting down: its handle was triggered. (The server's drain starts only
+    /// after that, so this also covers a handler woken by the handle that answers before the
+    /// server's own watcher ran.) One load per call, with no flag of the server's to read.
+    #[inline]
     pub(crate) fn draining(&self) -> bool {
-        self.draining.get() || self.shutdown.is_shutting_down()
+        self.shutdown.is_shutting_down()
+    }
+
+    /// Gives back the input and output buffers and the spare header buffers while nothing is
+    /// buffered ([`Config::release_idle_buffers`](crate::Config::release_idle_buffers)): the
+    /// next read allocates them again once data came.
+    pub(crate) fn release_buffers(&self) {
+        if self.buffered() == 0 {
+            *self.inbuf.borrow_mut() = Vec::new();
+        }
+        let mut out = self.out.borrow_mut();
+        if out.is_empty() {
+            *out = Vec::new();
+        }
+        drop(self.spare_headers.take());
     }
 
     /// Calls `f` with the buffered, unconsumed bytes; `f` returns how many it consumed.

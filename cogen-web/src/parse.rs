@@ -302,8 +302,29 @@ fn partial_limits(buf: &[u8], cfg: &Config) -> Option<ProtocolError> {
 }
 
 /// True if a line ends in LF without a CR before it.
+///
+/// Eight bytes at a time: a word with no LF (most of a head) costs a few instructions, and
+/// only the LFs found are looked behind. A byte-by-byte search with a look-back cost about
+/// 4 instructions a byte, a third of this parser's own work on a short head.
 fn has_bare_lf(head: &[u8]) -> bool {
-    head.iter().enumerate().any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const LFS: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let bare_at = |i: usize| i == 0 || head[i - 1] != b'\r';
+    let mut words = head.chunks_exact(8);
+    for (w, word) in words.by_ref().enumerate() {
+        let x = u64::from_ne_bytes(word.try_into().unwrap_or([0; 8])) ^ LFS;
+        // Nonzero if some byte of `x` is zero (some byte of the word is an LF); may flag a
+        // byte after a real one as well, which the exact check below then rejects.
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            let start = w * 8;
+            if word.iter().enumerate().any(|(j, &b)| b == b'\n' && bare_at(start + j)) {
+                return true;
+            }
+        }
+    }
+    let start = head.len() - words.remainder().len();
+    words.remainder().iter().enumerate().any(|(j, &b)| b == b'\n' && bare_at(start + j))
 }
 
 /// The comma-separated, trimmed, non-empty elements of header values (RFC 9110 §5.6.1).
@@ -440,6 +461,15 @@ mod tests {
         assert!(matches!(parse(fold), Err(ProtocolError::BadRequest(_))));
         let bare_lf = "GET / HTTP/1.1\nHost: x\n\n";
         assert!(matches!(parse(bare_lf), Err(ProtocolError::BadRequest(_))));
+        for head in
+            ["\n", "a\n", "\r\n\n", "x\r\r\n\n", "\n\r\n", "GET / HTTP/1.1\r\nHost: x\n\r\n"]
+        {
+            assert!(has_bare_lf(head.as_bytes()), "{head:?}");
+        }
+        for head in ["", "\r", "\r\n", "\r\n\r\n", "a\rb\r\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"]
+        {
+            assert!(!has_bare_lf(head.as_bytes()), "{head:?}");
+        }
         let te10 = "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert!(matches!(parse(te10), Err(ProtocolError::BadRequest(_))));
     }

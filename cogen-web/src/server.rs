@@ -342,8 +342,10 @@ struct Live {
     slots: Queue<()>,
     conns: RefCell<HashMap<u64, (ConnHandle, Rc<Conn>)>>,
     next_id: Cell<u64>,
-    /// Set at shutdown: connections finish their request in flight, then close.
-    draining: Rc<Cell<bool>>,
+    /// Set when the drain starts (after the handle was triggered, which is what connections
+    /// look at to finish their request in flight, then close): from then on each connection
+    /// that ends is counted in `ended`.
+    draining: Cell<bool>,
     /// While draining, a token per connection that ended, or when the deadline moved.
     ended: Queue<()>,
     /// While draining: when what is left is cancelled.
@@ -363,7 +365,7 @@ impl Live {
             slots,
             conns: RefCell::default(),
             next_id: Cell::new(0),
-            draining: Rc::default(),
+            draining: Cell::new(false),
             ended: Queue::unbounded(),
             deadline: Cell::new(None),
             shutdown,
@@ -407,7 +409,6 @@ fn accept_loop<H: Handler>(
             peer,
             Rc::clone(&config),
             Rc::clone(&date),
-            Rc::clone(&live.draining),
             live.shutdown.clone(),
         ));
         let id = live.next_id.get();

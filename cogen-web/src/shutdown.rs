@@ -107,6 +107,7 @@ impl ShutdownHandle {
     }
 
     /// True once [`shutdown`](ShutdownHandle::shutdown) was called.
+    #[inline]
     pub fn is_shutting_down(&self) -> bool {
         self.shared.began.load(Ordering::Acquire)
     }
