@@ -18,7 +18,15 @@ pub(crate) struct RemoteShared {
     outstanding: AtomicUsize,
     /// Their tokens, one entry per waker: those whose wait is still current keep `run` alive
     /// (a waker outliving its wait, which timed out say, is stale and does not).
-    armed: Mutex<Vec<ParkToken>>,
+    armed: Mutex<Vec<Armed>>,
+}
+
+/// One remote waker not yet fired or dropped.
+#[derive(Clone, Copy)]
+struct Armed {
+    token: ParkToken,
+    /// Set by [`RemoteWaker::standby`]: the wake waits for an event, not for work under way.
+    standby: bool,
 }
 
 impl RemoteShared {
@@ -63,13 +71,39 @@ impl RemoteShared {
     /// `is_current` holds (the scheduler thread only).
     pub(crate) fn any_armed(&self, is_current: impl Fn(ParkToken) -> bool) -> bool {
         self.outstanding.load(Ordering::Acquire) > 0
-            && self.armed.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|t| is_current(*t))
+            && self
+                .armed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|a| is_current(a.token))
+    }
+
+    /// Like [`any_armed`](Self::any_armed), leaving out the wakers put on
+    /// [standby](RemoteWaker::standby): true if work handed to another thread is still to
+    /// report back (the simulation waits for that in real time, and for nothing else).
+    pub(crate) fn any_busy(&self, is_current: impl Fn(ParkToken) -> bool) -> bool {
+        self.outstanding.load(Ordering::Acquire) > 0
+            && self
+                .armed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|a| !a.standby && is_current(a.token))
+    }
+
+    /// Marks the waker of `token` as waiting for an event ([`RemoteWaker::standby`]).
+    fn set_standby(&self, token: ParkToken) {
+        let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = armed.iter_mut().find(|a| a.token == token) {
+            a.standby = true;
+        }
     }
 
     /// A waker was fired or dropped.
     fn disarm(&self, token: ParkToken) {
         let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = armed.iter().position(|t| *t == token) {
+        if let Some(i) = armed.iter().position(|a| a.token == token) {
             armed.swap_remove(i);
         }
         drop(armed);
@@ -84,7 +118,7 @@ impl RemoteShared {
     }
 
     pub(crate) fn new_waker(self: &Arc<Self>, token: ParkToken) -> RemoteWaker {
-        self.armed.lock().unwrap_or_else(|e| e.into_inner()).push(token);
+        self.armed.lock().unwrap_or_else(|e| e.into_inner()).push(Armed { token, standby: false });
         self.outstanding.fetch_add(1, Ordering::AcqRel);
         RemoteWaker { shared: Arc::clone(self), token, armed: true }
     }
@@ -160,6 +194,31 @@ pub struct RemoteWaker {
 }
 
 impl RemoteWaker {
+    /// Marks this waker as waiting for an *event* (a shutdown request, a message), rather
+    /// than for work handed to another thread (a `Blocking` closure, a future on another
+    /// runtime). The scheduler's `run` still waits for it. What changes is the simulation
+    /// (`cogen::sim`): there, an event comes from a coroutine of the simulation, in virtual
+    /// time, so the runner does not wait for a standby waker in real time. A simulation whose
+    /// only hope is a standby waker has stalled (`Sim::run` says so; `Sim::run_for` stops at
+    /// its limit), where it would otherwise wait for ever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cogen_core::{OpContext, Processed, RemoteWaker};
+    ///
+    /// // In an operation's `process`, parking until some other party signals:
+    /// fn park_for_event(cx: &mut OpContext<'_>, keep: &mut Option<RemoteWaker>) -> Processed {
+    ///     *keep = Some(cx.remote_waker().standby());
+    ///     Processed::Park
+    /// }
+    /// ```
+    #[must_use]
+    pub fn standby(self) -> Self {
+        self.shared.set_standby(self.token);
+        self
+    }
+
     /// Wakes the operation with [`Event::Remote`](crate::Event::Remote).
     pub fn wake(mut self) {
         self.armed = false;

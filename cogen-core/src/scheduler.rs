@@ -425,10 +425,11 @@ impl Scheduler {
         self.core.timers.next_deadline()
     }
 
-    /// True if a remote waker of a current wait is still to fire.
+    /// True if a remote waker of a current wait, not on standby, is still to fire (the
+    /// simulation's runner: what it waits for in real time).
     pub(crate) fn remote_waiting(&self) -> bool {
         let core = &self.core;
-        core.remote.any_armed(|t| core.is_waiting(t)) || core.remote.has_pending_wakes()
+        core.remote.any_busy(|t| core.is_waiting(t)) || core.remote.has_pending_wakes()
     }
 
     /// Puts the runnable coroutines in an order drawn from `rng`, and returns a fingerprint

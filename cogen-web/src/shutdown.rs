@@ -251,7 +251,7 @@ impl Operation for WaitShutdown {
     }
 
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        self.watching = self.handle.watch(self.seen, || cx.remote_waker());
+        self.watching = self.handle.watch(self.seen, || cx.remote_waker().standby());
         if self.watching.is_some() { Processed::Park } else { Processed::Complete }
     }
 
@@ -339,7 +339,7 @@ impl<O: Operation> Operation for Interrupt<O> {
             Processed::Park => {}
             done => return done,
         }
-        self.watching = self.handle.watch(0, || cx.remote_waker());
+        self.watching = self.handle.watch(0, || cx.remote_waker().standby());
         if self.watching.is_some() {
             Processed::Park
         } else {

@@ -257,3 +257,46 @@ fn static_files_are_sent_without_sendfile() -> Result<(), Error> {
     assert!(bodies.iter().all(|b| *b == big), "a body differs from the file");
     Ok(())
 }
+
+/// A server that is never shut down holds a shutdown watcher (a remote waker, so that any
+/// thread may stop it). Under simulation that waker is on standby: the runner does not wait
+/// for it in real time, so `run_for` stops at its limit and `run` reports the parked server
+/// as stalled. Without that, both wait for ever, which the watchdog below turns into a
+/// failure.
+#[test]
+fn a_server_left_running_stalls_instead_of_hanging() -> Result<(), Error> {
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(server_left_running().map_err(|e| e.to_string()));
+    });
+    match outcome.recv_timeout(Duration::from_secs(120)) {
+        Ok(r) => r.map_err(|e| Error::Io(io::Error::other(e))),
+        Err(_) => panic!("the simulation waited 120 s of real time on the server's watcher"),
+    }
+}
+
+fn server_left_running() -> Result<(), Error> {
+    let mut w = WebSim::new(3, 1)?;
+    let net = w.sim.handle();
+    let ended: sim_util::Served = Default::default();
+    let config = Config::default();
+    w.server.spawn(sim_util::serve_on(
+        addr(SERVER)?,
+        config,
+        ShutdownHandle::new(),
+        net,
+        ended.clone(),
+    ));
+    let client = w.clients[0].spawn(keep_alive_client(addr(SERVER)?, 0, 3, Duration::ZERO));
+    w.sim.run_for(Duration::from_secs(600))?;
+    assert_eq!(w.sim.elapsed(), Duration::from_secs(600), "run_for ran to its limit");
+    assert_eq!(result(client)?, 3);
+    match w.sim.run() {
+        Err(Error::Stalled(dump)) => {
+            assert!(!dump.coroutines.is_empty(), "the dump names the parked server");
+        }
+        other => panic!("expected Stalled, got {other:?}"),
+    }
+    assert_eq!(ended.get(), None, "the server is still parked, not finished");
+    Ok(())
+}
