@@ -1,17 +1,40 @@
 //! The simulation's printable trace: a small scenario's events in order (coroutines run and
 //! park, datagrams and segments arrive, faults), equal traces for equal seeds, and recording
-//! that changes nothing in the run.
-
-mod simutil;
+//! that changes nothing in the run. The TCP scenarios run the echo example's code
+//! (`cogen_examples::echo`).
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use cogen::net::UdpSocket;
+use cogen::net::{TcpListener, UdpSocket};
 use cogen::prelude::*;
-use cogen::sim::Sim;
-use simutil::{addr, echo_client, echo_server, two_hosts};
+use cogen::sim::{Host, Sim};
+use cogen_examples::echo;
+
+fn addr(s: &str) -> io::Result<SocketAddr> {
+    s.parse().map_err(io::Error::other)
+}
+
+/// A sim with hosts 10.0.0.1 (server side) and 10.0.0.2 (client side), on the default link.
+fn two_hosts(seed: u64) -> Result<(Sim, Host, Host), Error> {
+    let mut sim = Sim::new(seed);
+    let a = sim.host("10.0.0.1".parse().map_err(io::Error::other)?)?;
+    let b = sim.host("10.0.0.2".parse().map_err(io::Error::other)?)?;
+    Ok((sim, a, b))
+}
+
+/// The example's server, bound on the host it runs on.
+#[coro]
+fn echo_server(at: SocketAddr) -> io::Result<()> {
+    yield_!(echo::server(TcpListener::bind(at), false))
+}
+
+/// The example's client, under the name the trace shows.
+#[coro]
+fn echo_client(at: SocketAddr, id: usize, lines: usize, pause: Duration) -> io::Result<usize> {
+    yield_!(echo::client(at, id, lines, pause))
+}
 
 #[coro]
 fn pong_server(at: SocketAddr) -> io::Result<()> {
