@@ -223,6 +223,14 @@ impl IoRegistration {
         self.with(|s| s.ready.set(direction, false));
     }
 
+    /// Records that `direction` can go on without a new edge: bytes were given back to a
+    /// buffer in front of the socket (a read that timed out returning what it had), so the
+    /// next operation must try its I/O, which the buffer serves, instead of parking on a
+    /// drained socket.
+    pub fn mark_ready(&self, direction: Direction) {
+        self.with(|s| s.ready.set(direction, true));
+    }
+
     /// Records that a transfer in `direction` moved fewer bytes than asked. With edge-triggered
     /// readiness that means the socket is drained, so the next operation parks at once rather
     /// than spend a system call on `WouldBlock` — unless the peer hung up or the socket failed

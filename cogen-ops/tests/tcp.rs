@@ -89,6 +89,45 @@ fn reads_served_from_the_buffer_do_not_wait_for_the_socket() -> io::Result<()> {
     Ok(())
 }
 
+/// A `read_exact(8)` that times out with 5 bytes in hand gives them back; the `read_exact(5)`
+/// after it must get them from the buffer, though the socket was drained and nothing more
+/// comes until the client answers.
+#[coro]
+fn bytes_given_back_by_a_timed_out_read(addr: SocketAddr) -> io::Result<(io::ErrorKind, Vec<u8>)> {
+    let s = yield_!(TcpStream::connect(addr))?;
+    let timed_out = match yield_!(s.read_exact(8).timeout(Duration::from_millis(200))) {
+        Err(e) => e.kind(),
+        Ok(v) => return Err(io::Error::other(format!("read_exact(8) got {v:?}"))),
+    };
+    let rest = yield_!(s.read_exact(5).timeout(Duration::from_secs(5)))?;
+    yield_!(s.write_all(b"done"))?;
+    Ok((timed_out, rest))
+}
+
+#[test]
+fn bytes_a_timed_out_read_gave_back_do_not_wait_for_the_socket() -> io::Result<()> {
+    for cfg in matrix() {
+        let (l, addr) = std_listener()?;
+        let peer = std::thread::spawn(move || -> io::Result<Vec<u8>> {
+            let (mut c, _) = l.accept()?;
+            guard(&c)?;
+            c.write_all(b"hello")?;
+            let mut done = [0u8; 4];
+            c.read_exact(&mut done)?;
+            Ok(done.to_vec())
+        });
+        let mut sched = cfg.scheduler()?;
+        let h = sched.add(bytes_given_back_by_a_timed_out_read(addr));
+        run(&mut sched)?;
+        let done = peer.join().map_err(|_| io::Error::other("peer panicked"))??;
+        let (timed_out, rest) = result(&h)?;
+        assert_eq!(timed_out, io::ErrorKind::TimedOut, "{cfg:?}");
+        assert_eq!(rest, b"hello", "{cfg:?}");
+        assert_eq!(done, b"done");
+    }
+    Ok(())
+}
+
 #[coro]
 fn long_line(addr: SocketAddr) -> io::Result<Vec<usize>> {
     let s = yield_!(TcpStream::connect(addr))?;

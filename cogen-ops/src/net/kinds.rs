@@ -150,8 +150,16 @@ impl IoKind for ReadExactKind {
         Attempt::Done(Ok(std::mem::take(&mut self.got)))
     }
     fn abandon(&mut self, src: &Source) {
+        if self.got.is_empty() {
+            return;
+        }
         src.rbuf.borrow_mut().unread(&self.got);
         self.got.clear();
+        // The socket may be drained, but the bytes given back are the next read's: without
+        // this, that read would park until a new edge with its bytes already buffered.
+        if let Some(reg) = src.registered() {
+            reg.mark_ready(Direction::Read);
+        }
     }
 }
 
