@@ -3,8 +3,9 @@
 # vtables, cancellation, the reactor's registrations) under valgrind's memcheck: any invalid
 # read or write, use of uninitialised memory or definite leak fails CI.
 #
-# Left out: the trybuild UI tests (they run cargo, not our code) and one stress test whose
-# 20-second hang guard valgrind's slowdown would trip (timing, not memory).
+# Left out: the trybuild UI tests (they run cargo, not our code), one stress test whose
+# 20-second hang guard valgrind's slowdown would trip (timing, not memory), and sim_slots
+# (see below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,9 @@ run() {
 failed=0
 while read -r name exe; do
   [ "$name" = "ui" ] && continue
+  # 100,000 simulated connections, each with a placeholder OS socket: 11 s natively, far
+  # past the 900 s limit under memcheck; the simulation's code paths run in the other sim_*.
+  [ "$name" = "sim_slots" ] && continue
   log=/tmp/valgrind-"$name".log
   printf 'valgrind: %s\n' "$name"
   status=0
