@@ -140,14 +140,16 @@ fn send_all(tx: Sender<u32>, n: u32) -> Result<(), SendError<u32>> {
 }
 
 /// Two schedulers on two threads through a one-slot channel: each side parks and is woken by
-/// the other's notify.
+/// the other's notify. 2,000 items: under valgrind, which runs one thread at a time, 10,000
+/// took 29 s, past the hang guard (the 1,000,000-item soak covers volume natively).
 #[test]
 fn two_schedulers_exchange_through_a_one_slot_channel() -> Result<(), Error> {
+    const ITEMS: u32 = 2_000;
     guard(HANG_GUARD, || {
         let (tx, rx) = channel::bounded::<u32>(1);
         let sender = std::thread::spawn(move || -> Result<bool, Error> {
             let mut s = Scheduler::new();
-            let h = s.add(send_all(tx, 10_000));
+            let h = s.add(send_all(tx, ITEMS));
             s.run()?;
             Ok(h.take_result().transpose()?.is_some_and(|r| r.is_ok()))
         });
@@ -155,7 +157,7 @@ fn two_schedulers_exchange_through_a_one_slot_channel() -> Result<(), Error> {
         let h = s.add(recv_all(rx));
         s.run()?;
         let got = h.take_result().transpose()?.unwrap_or_default();
-        assert_eq!(got, (0..10_000).collect::<Vec<_>>());
+        assert_eq!(got, (0..ITEMS).collect::<Vec<_>>());
         assert!(matches!(sender.join(), Ok(Ok(true))));
         Ok(())
     })
