@@ -70,26 +70,20 @@ impl RemoteShared {
     /// True if a remote waker not yet fired or dropped belongs to a wait for which
     /// `is_current` holds (the scheduler thread only).
     pub(crate) fn any_armed(&self, is_current: impl Fn(ParkToken) -> bool) -> bool {
-        self.outstanding.load(Ordering::Acquire) > 0
-            && self
-                .armed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .any(|a| is_current(a.token))
+        self.any_outstanding(|a| is_current(a.token))
     }
 
     /// Like [`any_armed`](Self::any_armed), leaving out the wakers put on
     /// [standby](RemoteWaker::standby): true if work handed to another thread is still to
     /// report back (the simulation waits for that in real time, and for nothing else).
     pub(crate) fn any_busy(&self, is_current: impl Fn(ParkToken) -> bool) -> bool {
+        self.any_outstanding(|a| !a.standby && is_current(a.token))
+    }
+
+    /// True if a waker not yet fired or dropped matches `pred`.
+    fn any_outstanding(&self, pred: impl Fn(&Armed) -> bool) -> bool {
         self.outstanding.load(Ordering::Acquire) > 0
-            && self
-                .armed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .any(|a| !a.standby && is_current(a.token))
+            && self.armed.lock().unwrap_or_else(|e| e.into_inner()).iter().any(pred)
     }
 
     /// Marks the waker of `token` as waiting for an event ([`RemoteWaker::standby`]).
