@@ -89,14 +89,7 @@ impl Net {
         host: HostId,
         addr: SocketAddr,
     ) -> io::Result<(usize, SocketAddr, IoRegistration)> {
-        let ip = self.hosts[host].ip;
-        let bind_ip = if addr.ip().is_unspecified() { ip } else { addr.ip() };
-        if bind_ip != ip {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrNotAvailable,
-                format!("{} is not an address of simulated host {ip}", addr.ip()),
-            ));
-        }
+        let bind_ip = self.bind_ip(host, addr)?;
         let local = if addr.port() == 0 {
             self.free_udp_port(host, bind_ip)?
         } else {

@@ -612,19 +612,26 @@ impl Net {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the host is down"))
     }
 
+    /// The host's address for a bind to `addr` (the unspecified address means the host's
+    /// own); `AddrNotAvailable` for another machine's address.
+    pub(crate) fn bind_ip(&self, host: HostId, addr: SocketAddr) -> io::Result<std::net::IpAddr> {
+        let ip = self.hosts[host].ip;
+        if addr.ip().is_unspecified() || addr.ip() == ip {
+            Ok(ip)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!("{} is not an address of simulated host {ip}", addr.ip()),
+            ))
+        }
+    }
+
     pub(crate) fn listen(
         &mut self,
         host: HostId,
         addr: SocketAddr,
     ) -> io::Result<(usize, SocketAddr, IoRegistration)> {
-        let ip = self.hosts[host].ip;
-        let bind_ip = if addr.ip().is_unspecified() { ip } else { addr.ip() };
-        if bind_ip != ip {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrNotAvailable,
-                format!("{} is not an address of simulated host {ip}", addr.ip()),
-            ));
-        }
+        let bind_ip = self.bind_ip(host, addr)?;
         let port = if addr.port() == 0 { self.ephemeral_port(host) } else { addr.port() };
         let local = SocketAddr::new(bind_ip, port);
         if self.listeners.contains_key(&local) {
