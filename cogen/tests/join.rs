@@ -166,13 +166,14 @@ fn a_default_timeout_applies_to_joins_without_breaking_them() -> Result<(), Erro
 }
 
 #[coro]
-fn panics_late() -> u8 {
-    yield_!(Sleep::new(Duration::from_millis(50)));
+fn panics_after_the_join_gave_up() -> u8 {
+    yield_!(WaitForSignal::<()>::new("the join gave up"));
     panic!("nobody is listening any more");
 }
 
 /// A timed-out join is removed from its target: when the target later panics, nobody joins
-/// it any more, so the panic goes to the hook.
+/// it any more, so the panic goes to the hook. The target panics only once the joiner has
+/// seen its timeout (a signal orders the two, so a slow machine or Miri cannot reorder them).
 #[test]
 fn a_timed_out_join_is_removed_from_its_target() -> Result<(), Error> {
     for p in PRIORITIES {
@@ -182,20 +183,22 @@ fn a_timed_out_join_is_removed_from_its_target() -> Result<(), Error> {
             .default_priority(p)
             .panic_hook(move |r| seen.push(r.name))
             .build()?;
-        let target = s.add(panics_late());
+        let target = s.add(panics_after_the_join_gave_up());
         let target_ref: CoroutineRef<u8> = target.clone();
-        let j = s.add(join_plain_within(target_ref, 10));
+        let j = s.add(join_within_then_signal(target_ref, 10));
         s.run()?;
         assert!(matches!(j.take_result().transpose()?, Some(Err(Error::Timeout))), "{p:?}");
-        assert_eq!(reports.get(), ["panics_late"], "{p:?}");
+        assert_eq!(reports.get(), ["panics_after_the_join_gave_up"], "{p:?}");
         assert!(matches!(target.take_result(), Some(Err(Error::Panicked { .. }))));
     }
     Ok(())
 }
 
 #[coro]
-fn join_plain_within(target: CoroutineRef<u8>, ms: u64) -> Result<u8, Error> {
-    yield_!(Join::new(&target).timeout(Duration::from_millis(ms)))
+fn join_within_then_signal(target: CoroutineRef<u8>, ms: u64) -> Result<u8, Error> {
+    let joined = yield_!(Join::new(&target).timeout(Duration::from_millis(ms)));
+    yield_!(Signal::new("the join gave up", ()).recipients(1));
+    joined
 }
 
 #[coro]
