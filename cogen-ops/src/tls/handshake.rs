@@ -12,7 +12,7 @@ use rustls_pki_types::ServerName;
 
 use super::io::SockIo;
 use super::op::{Drive, Parked, settle};
-use super::server_session::ServerSession;
+use super::server_session::{RecordOptions, ServerSession};
 use super::session::Session;
 use super::stream::TlsStream;
 use crate::net::TcpStream;
@@ -75,18 +75,41 @@ use crate::net::source::{inherit_socket_timeout, is_io_wake, timed_out};
 #[derive(Clone)]
 pub struct TlsAcceptor {
     config: Arc<ServerConfig>,
-    /// `config` with a certificate resolver that records the SNI name (see `sni`).
+    /// `config` with a certificate resolver that records the SNI name (see `sni`) and
+    /// secret extraction on (for the hand-over of TLS 1.3 records).
     recording: Arc<ServerConfig>,
+    records: RecordOptions,
 }
 
 impl TlsAcceptor {
     /// An acceptor for `config` (its certificates, ALPN protocols, versions).
     ///
     /// Connections run on rustls's unbuffered server connection, with buffers of their own
-    /// that an idle connection does not keep.
+    /// that an idle connection does not keep. After a TLS 1.3 handshake, a connection's
+    /// records are protected by cogen itself, with the traffic keys rustls derived and
+    /// ring's AEAD (as kernel TLS offload would, in user space): a record is decrypted in
+    /// place in the receive buffer and sealed in place in the send buffer. For that the
+    /// acceptor's copy of `config` has `enable_secret_extraction` on; the keys never leave
+    /// the process. TLS 1.2 sessions stay on rustls's record layer.
     pub fn new(config: Arc<ServerConfig>) -> Self {
         let recording = super::sni::recording(&config);
-        TlsAcceptor { config, recording }
+        TlsAcceptor { config, recording, records: RecordOptions::default() }
+    }
+
+    /// Keeps every session on rustls's own record layer (for comparisons).
+    #[doc(hidden)]
+    pub fn with_rustls_records(mut self) -> Self {
+        self.records.own_records = false;
+        self
+    }
+
+    /// Refreshes the server's traffic key (a TLS 1.3 `KeyUpdate`) after this many records,
+    /// instead of at the suite's confidentiality limit (2^24 records for AES-GCM); for
+    /// tests of the key update.
+    #[doc(hidden)]
+    pub fn with_key_refresh_after(mut self, records: u64) -> Self {
+        self.records.refresh_after = Some(records);
+        self
     }
 
     /// The handshake of an accepted connection, as an operation giving the [`TlsStream`].
@@ -102,7 +125,7 @@ impl TlsAcceptor {
     /// client closes during the handshake; the socket's error.
     pub fn accept(&self, tcp: TcpStream) -> Handshake {
         let conn = UnbufferedServerConnection::new(self.recording.clone())
-            .map(|c| Session::Server(ServerSession::new(c)));
+            .map(|c| Session::Server(ServerSession::new(c, self.records)));
         Handshake::new(tcp, conn.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e)), None)
     }
 

@@ -39,6 +39,7 @@ mod io;
 pub mod kinds;
 mod op;
 mod pem;
+mod records;
 mod server_session;
 mod session;
 mod sni;

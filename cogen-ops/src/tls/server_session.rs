@@ -21,16 +21,25 @@
 //! in order, before anything encoded later; application data goes to the reader or to
 //! `plain`; a `close_notify` marks the end of the stream. A rustls error is kept and given
 //! to every later operation.
+//!
+//! Once a TLS 1.3 handshake is over, the session hands its records to
+//! [`Records`](super::records::Records) (cogen's own record protection on ring, with
+//! rustls's [`KernelConnection`](rustls::kernel::KernelConnection) for key updates): the
+//! same passes, buffers and results, with records decrypted in place in the receive buffer
+//! and sealed in place in `out`. TLS 1.2 sessions stay on rustls's record layer.
 
 use std::cell::Cell;
 use std::io;
 
+use rustls::pki_types::CertificateDer;
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{
     ConnectionState, EncodeError, EncodeTlsData, EncryptError, InsufficientSizeError, WriteTraffic,
 };
+use rustls::{CommonState, ProtocolVersion, SupportedCipherSuite};
 
 use super::io::{Flush, Plain, SockIo, truncation_error};
+use super::records::{self, Opened, Records};
 
 /// The per-thread receive buffer: a full TLS 1.2 record (2^14 bytes of plaintext plus 2,048
 /// of expansion and a 5-byte header is the most a peer may send) plus room for the start of
@@ -58,9 +67,48 @@ thread_local! {
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
+/// Who protects a session's records.
+// Both cases are inline: a session holds exactly one, and boxing would cost an allocation
+// per connection.
+#[allow(clippy::large_enum_variant)]
+enum Engine {
+    /// rustls: the handshake, and TLS 1.2 sessions after it.
+    Rustls(UnbufferedServerConnection),
+    /// A TLS 1.3 session after its handshake: cogen's own records.
+    Own(Records),
+    /// The hand-over failed (its error is kept in `error`).
+    Gone,
+}
+
+/// What the handshake settled, kept when rustls's connection is handed over.
+#[derive(Default)]
+struct Negotiated {
+    alpn: Option<Vec<u8>>,
+    peer_certificates: Option<Vec<CertificateDer<'static>>>,
+    version: Option<ProtocolVersion>,
+    suite: Option<SupportedCipherSuite>,
+}
+
+/// How an acceptor's sessions run their records after the handshake.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordOptions {
+    /// Hand TLS 1.3 sessions over to [`Records`] (the default); `false` keeps rustls's.
+    pub(crate) own_records: bool,
+    /// Records sent under one key before it is refreshed (`None`: the suite's limit).
+    pub(crate) refresh_after: Option<u64>,
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        RecordOptions { own_records: true, refresh_after: None }
+    }
+}
+
 /// A server's TLS session on rustls's unbuffered API, with its own buffers.
 pub(crate) struct ServerSession {
-    pub(crate) conn: UnbufferedServerConnection,
+    engine: Engine,
+    negotiated: Negotiated,
+    options: RecordOptions,
     /// Unconsumed received bytes (the start of an incomplete record).
     incoming: Vec<u8>,
     /// Plaintext not yet read: `plain[plain_at..]`.
@@ -118,9 +166,11 @@ type Deliver<'a> = Option<&'a mut dyn FnMut(&[u8]) -> usize>;
 
 impl ServerSession {
     /// A session for a fresh server connection.
-    pub(crate) fn new(conn: UnbufferedServerConnection) -> Self {
+    pub(crate) fn new(conn: UnbufferedServerConnection, options: RecordOptions) -> Self {
         ServerSession {
-            conn,
+            engine: Engine::Rustls(conn),
+            negotiated: Negotiated::default(),
+            options,
             incoming: Vec::new(),
             plain: Vec::new(),
             plain_at: 0,
@@ -154,7 +204,12 @@ impl ServerSession {
         }
         loop {
             let left = input.len() - at;
-            let status = self.conn.process_tls_records(&mut input[at..]);
+            let conn = match &mut self.engine {
+                Engine::Rustls(conn) => conn,
+                Engine::Own(_) => return self.pass_own(input, mode, deliver),
+                Engine::Gone => return (at, End::Failed(io::Error::other("TLS session lost"))),
+            };
+            let status = conn.process_tls_records(&mut input[at..]);
             let discard = status.discard;
             let end = match status.state {
                 Err(e) => {
@@ -231,15 +286,173 @@ impl ServerSession {
         }
     }
 
+    /// [`pass`](Self::pass) on cogen's own records: a read opens every whole record of
+    /// `input` in place (and stops at an incomplete one, or at `close_notify`); a write seals
+    /// into `out` without looking at the input.
+    fn pass_own(
+        &mut self,
+        input: &mut [u8],
+        mode: Mode<'_>,
+        deliver: &mut Deliver<'_>,
+    ) -> (usize, End) {
+        let ServerSession { engine, plain, plain_at, out, peer_closed, sent_close_notify, .. } =
+            self;
+        let Engine::Own(records) = engine else {
+            return (0, End::Failed(io::Error::other("TLS session lost")));
+        };
+        let (used, failed) = match mode {
+            Mode::Encrypt(data) => {
+                let data = &data[..data.len().min(MAX_WRITE)];
+                reuse_out(out);
+                match records.seal(out, data) {
+                    Ok(()) => return (0, End::Encrypted(data.len())),
+                    Err(e) => (0, e),
+                }
+            }
+            Mode::CloseNotify => {
+                reuse_out(out);
+                match records.seal_alert(out, rustls::AlertDescription::CloseNotify) {
+                    Ok(()) => {
+                        *sent_close_notify = true;
+                        return (0, End::Encrypted(0));
+                    }
+                    Err(e) => (0, e),
+                }
+            }
+            Mode::Input => {
+                let mut at = 0;
+                loop {
+                    let len = match Records::record_len(&input[at..]) {
+                        Ok(Some(len)) => len,
+                        Ok(None) => return (at, End::NeedInput),
+                        Err(e) => break (at, e),
+                    };
+                    let record = &mut input[at..at + len];
+                    at += len;
+                    match records.open(record) {
+                        Ok(Opened::Data(payload)) => {
+                            // An empty record is legal padding traffic, not an end of stream.
+                            if !payload.is_empty() {
+                                take_plaintext(plain, plain_at, deliver, payload);
+                            }
+                        }
+                        Ok(Opened::Nothing) => {}
+                        Ok(Opened::CloseNotify) => {
+                            *peer_closed = true;
+                            return (at, End::Closed);
+                        }
+                        Ok(Opened::AnswerKeyUpdate) => {
+                            reuse_out(out);
+                            if let Err(e) = records.answer_key_update(out) {
+                                break (at, e);
+                            }
+                        }
+                        Err(e) => break (at, e),
+                    }
+                }
+            }
+        };
+        (used, self.own_fail(failed))
+    }
+
+    /// Keeps the first error of cogen's own records and seals the alert it owes the peer
+    /// (sent with the next flush).
+    fn own_fail(&mut self, e: rustls::Error) -> End {
+        if self.error.is_none() {
+            if let (Engine::Own(records), Some(alert)) = (&mut self.engine, records::alert_for(&e))
+            {
+                reuse_out(&mut self.out);
+                let _ = records.seal_alert(&mut self.out, alert);
+            }
+            self.error = Some(e.clone());
+        }
+        End::Failed(protocol_error(e))
+    }
+
+    /// Whether rustls has records queued for the peer (never, on cogen's own records).
+    fn rustls_wants_write(&self) -> bool {
+        match &self.engine {
+            Engine::Rustls(conn) => conn.wants_write(),
+            Engine::Own(_) | Engine::Gone => false,
+        }
+    }
+
+    /// After the handshake: hands a TLS 1.3 session's records over to [`Records`], keeping
+    /// what the handshake settled. A session that already failed or ended stays on rustls.
+    fn hand_over(&mut self) {
+        let Engine::Rustls(conn) = &self.engine else { return };
+        if !self.options.own_records
+            || self.error.is_some()
+            || self.peer_closed
+            || self.sent_close_notify
+            || !Records::can_take_over(conn)
+        {
+            return;
+        }
+        self.negotiated = Negotiated {
+            alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+            peer_certificates: conn.peer_certificates().map(<[CertificateDer<'_>]>::to_vec),
+            version: conn.protocol_version(),
+            suite: conn.negotiated_cipher_suite(),
+        };
+        if let Engine::Rustls(conn) = std::mem::replace(&mut self.engine, Engine::Gone) {
+            match Records::take_over(conn, self.options.refresh_after) {
+                Ok(records) => self.engine = Engine::Own(records),
+                Err(e) => self.error = Some(e),
+            }
+        }
+    }
+
+    /// rustls's state, while rustls runs the records (`None` once cogen's own do).
+    pub(crate) fn common_state(&self) -> Option<&CommonState> {
+        match &self.engine {
+            Engine::Rustls(conn) => Some(conn),
+            Engine::Own(_) | Engine::Gone => None,
+        }
+    }
+
+    /// The ALPN protocol agreed on.
+    pub(crate) fn alpn_protocol(&self) -> Option<&[u8]> {
+        match self.common_state() {
+            Some(common) => common.alpn_protocol(),
+            None => self.negotiated.alpn.as_deref(),
+        }
+    }
+
+    /// The client's certificates, if it presented any.
+    pub(crate) fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
+        match self.common_state() {
+            Some(common) => common.peer_certificates(),
+            None => self.negotiated.peer_certificates.as_deref(),
+        }
+    }
+
+    /// The negotiated protocol version.
+    pub(crate) fn protocol_version(&self) -> Option<ProtocolVersion> {
+        match self.common_state() {
+            Some(common) => common.protocol_version(),
+            None => self.negotiated.version,
+        }
+    }
+
+    /// The negotiated cipher suite.
+    pub(crate) fn cipher_suite(&self) -> Option<SupportedCipherSuite> {
+        match self.common_state() {
+            Some(common) => common.negotiated_cipher_suite(),
+            None => self.negotiated.suite,
+        }
+    }
+
     /// Keeps the first rustls error and encodes the alert rustls queued for the peer (sent
     /// with the next flush).
     fn fail(&mut self, e: rustls::Error, input: &mut [u8]) -> End {
         self.error.get_or_insert_with(|| e.clone());
+        let Engine::Rustls(conn) = &mut self.engine else { return End::Failed(protocol_error(e)) };
         // The alert is queued (rustls queues it before failing): encode what is queued,
         // and no more (another pass would run into the failure again). The input must be
         // the same bytes (rustls remembers how far into them it got).
-        while self.conn.wants_write() {
-            let status = self.conn.process_tls_records(input);
+        while conn.wants_write() {
+            let status = conn.process_tls_records(input);
             let Ok(ConnectionState::EncodeTlsData(mut enc)) = status.state else { break };
             if encode_into(&mut self.out, &mut enc, 64).is_err() {
                 break;
@@ -342,7 +555,7 @@ impl ServerSession {
         let mut progressed = false;
         let mut end = if self.peer_closed {
             End::Closed
-        } else if self.incoming.is_empty() && !self.conn.wants_write() {
+        } else if self.incoming.is_empty() && !self.rustls_wants_write() {
             // Nothing kept and nothing queued: a pass over no input would only ask
             // for more.
             End::NeedInput
@@ -487,7 +700,10 @@ impl ServerSession {
                 }
                 Flush::Failed(e) => return HandshakeStep::Failed(e),
             }
-            let handshaking = self.conn.is_handshaking();
+            let handshaking = match &self.engine {
+                Engine::Rustls(conn) => conn.is_handshaking(),
+                Engine::Own(_) | Engine::Gone => false,
+            };
             match end {
                 Some(End::Failed(e)) => return HandshakeStep::Failed(e),
                 // A close_notify right behind the client's Finished (and its data) ends the
@@ -501,6 +717,7 @@ impl ServerSession {
                 _ => {}
             }
             if !handshaking {
+                self.hand_over();
                 return HandshakeStep::Done;
             }
             received = true;

@@ -6,7 +6,8 @@
 use std::io::{self, Write};
 
 use cogen_core::Direction;
-use rustls::{CommonState, Connection};
+use rustls::pki_types::CertificateDer;
+use rustls::{CommonState, Connection, ProtocolVersion, SupportedCipherSuite};
 
 use super::io::{Flush, Plain, SockIo, flush, protocol_error, with_plaintext};
 use super::op::Step;
@@ -90,11 +91,44 @@ impl Session {
         }
     }
 
-    /// The state both sides share (ALPN protocol, peer certificates, version, suite).
-    pub(crate) fn common(&self) -> &CommonState {
+    /// rustls's state both sides share: a client's always, a server's until its records
+    /// are handed over to cogen's own (after a TLS 1.3 handshake).
+    pub(crate) fn common(&self) -> Option<&CommonState> {
         match self {
-            Session::Client(conn) => conn,
-            Session::Server(s) => &s.conn,
+            Session::Client(conn) => Some(conn),
+            Session::Server(s) => s.common_state(),
+        }
+    }
+
+    /// The ALPN protocol agreed on.
+    pub(crate) fn alpn_protocol(&self) -> Option<&[u8]> {
+        match self {
+            Session::Client(conn) => conn.alpn_protocol(),
+            Session::Server(s) => s.alpn_protocol(),
+        }
+    }
+
+    /// The peer's certificate chain.
+    pub(crate) fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
+        match self {
+            Session::Client(conn) => conn.peer_certificates(),
+            Session::Server(s) => s.peer_certificates(),
+        }
+    }
+
+    /// The negotiated protocol version.
+    pub(crate) fn protocol_version(&self) -> Option<ProtocolVersion> {
+        match self {
+            Session::Client(conn) => conn.protocol_version(),
+            Session::Server(s) => s.protocol_version(),
+        }
+    }
+
+    /// The negotiated cipher suite.
+    pub(crate) fn cipher_suite(&self) -> Option<SupportedCipherSuite> {
+        match self {
+            Session::Client(conn) => conn.negotiated_cipher_suite(),
+            Session::Server(s) => s.cipher_suite(),
         }
     }
 

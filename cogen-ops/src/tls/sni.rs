@@ -24,6 +24,9 @@ pub(crate) fn take_recorded() -> Option<String> {
 pub(crate) fn recording(config: &Arc<ServerConfig>) -> Arc<ServerConfig> {
     let mut config = ServerConfig::clone(config);
     config.cert_resolver = Arc::new(Recording { inner: config.cert_resolver.clone() });
+    // The hand-over of TLS 1.3 records to cogen's own (`records`) takes the traffic
+    // secrets out of rustls.
+    config.enable_secret_extraction = true;
     Arc::new(config)
 }
 

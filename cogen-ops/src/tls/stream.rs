@@ -145,7 +145,7 @@ impl TlsStream {
 
     /// The ALPN protocol both sides agreed on, if any (`b"http/1.1"`, ...).
     pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
-        self.conn.borrow().common().alpn_protocol().map(<[u8]>::to_vec)
+        self.conn.borrow().alpn_protocol().map(<[u8]>::to_vec)
     }
 
     /// The certificate chain the peer presented, end entity first (a server's; a client's
@@ -153,7 +153,6 @@ impl TlsStream {
     pub fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
         self.conn
             .borrow()
-            .common()
             .peer_certificates()
             .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
     }
@@ -169,12 +168,12 @@ impl TlsStream {
 
     /// The negotiated protocol version.
     pub fn protocol_version(&self) -> Option<rustls::ProtocolVersion> {
-        self.conn.borrow().common().protocol_version()
+        self.conn.borrow().protocol_version()
     }
 
     /// The negotiated cipher suite.
     pub fn cipher_suite(&self) -> Option<rustls::SupportedCipherSuite> {
-        self.conn.borrow().common().negotiated_cipher_suite()
+        self.conn.borrow().cipher_suite()
     }
 
     /// The rustls connection of a client stream, for what is not wrapped here; `None` for a
@@ -189,10 +188,17 @@ impl TlsStream {
         .ok()
     }
 
-    /// The rustls state both sides share (negotiated parameters, handshake kind, ...). Do not
-    /// hold the borrow across a `yield_!` of this stream's operations.
-    pub fn common_state(&self) -> Ref<'_, rustls::CommonState> {
-        Ref::map(self.conn.borrow(), Session::common)
+    /// The rustls state both sides share (negotiated parameters, handshake kind, ...): a
+    /// client stream's always; a server stream's only while rustls protects its records,
+    /// which is during the handshake and, after it, for TLS 1.2. A TLS 1.3 server stream
+    /// then runs cogen's own record layer (as kernel TLS would) and this is `None`; the
+    /// negotiated parameters stay on [`alpn_protocol`](Self::alpn_protocol),
+    /// [`peer_certificates`](Self::peer_certificates),
+    /// [`protocol_version`](Self::protocol_version) and
+    /// [`cipher_suite`](Self::cipher_suite). Do not hold the borrow across a `yield_!` of
+    /// this stream's operations.
+    pub fn common_state(&self) -> Option<Ref<'_, rustls::CommonState>> {
+        Ref::filter_map(self.conn.borrow(), Session::common).ok()
     }
 
     /// Bytes of received, decrypted or not-yet-sent data this stream's TLS session holds
