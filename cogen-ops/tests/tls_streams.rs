@@ -7,10 +7,12 @@ mod util;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cogen::net::{TcpListener, TcpStream};
 use cogen::prelude::*;
+use cogen::tls::rustls;
 use cogen::tls::{TlsAcceptor, TlsConnector, TlsStream};
 use util::tls::TestCert;
 use util::{any_port, result, run};
@@ -428,4 +430,86 @@ fn a_cancelled_read_frees_the_stream() -> io::Result<()> {
     run(&mut sched)?;
     assert!(result(&s)?);
     result(&c)
+}
+
+/// What a server stream reported after its handshake: whether rustls's state was still
+/// there (rustls's record layer) and the negotiated version and suite.
+type RecordLayerSeen = (bool, Option<rustls::ProtocolVersion>, Option<rustls::CipherSuite>);
+
+/// Accepts one stream, notes which record layer runs it, then echoes in chunks to the end.
+#[coro]
+fn noting_echo(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<(RecordLayerSeen, u64)> {
+    let tls = yield_!(accept_one(listener, acceptor))?;
+    let seen = (
+        tls.common_state().is_some(),
+        tls.protocol_version(),
+        tls.cipher_suite().map(|s| s.suite()),
+    );
+    let mut total = 0u64;
+    loop {
+        let chunk = yield_!(tls.read(65536))?;
+        if chunk.is_empty() {
+            break;
+        }
+        total += chunk.len() as u64;
+        yield_!(tls.write_all(&chunk))?;
+    }
+    yield_!(tls.shutdown(Shutdown::Write))?;
+    Ok((seen, total))
+}
+
+/// A client configuration for `cert` limited to one protocol version and one suite.
+fn client_with(
+    cert: &TestCert,
+    version: &'static rustls::SupportedProtocolVersion,
+    suite: rustls::SupportedCipherSuite,
+) -> io::Result<Arc<rustls::ClientConfig>> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites = vec![suite];
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.clone()).map_err(io::Error::other)?;
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[version])
+        .map_err(io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// After a TLS 1.3 handshake a server stream runs cogen's own record layer, for each of the
+/// three TLS 1.3 suites (rustls's state is gone; version and suite are still reported);
+/// TLS 1.2 and an acceptor asked to keep rustls's records stay on rustls's. Each echoes
+/// 1 MiB both ways, so every record layer is checked against rustls's client.
+#[test]
+fn tls13_servers_run_their_own_records_and_tls12_stays_on_rustls() -> io::Result<()> {
+    use rustls::crypto::ring::cipher_suite as suites;
+    let cert = TestCert::new()?;
+    let tls13 = &rustls::version::TLS13;
+    let tls12 = &rustls::version::TLS12;
+    let cases = [
+        (tls13, suites::TLS13_AES_128_GCM_SHA256, false, false),
+        (tls13, suites::TLS13_AES_256_GCM_SHA384, false, false),
+        (tls13, suites::TLS13_CHACHA20_POLY1305_SHA256, false, false),
+        (tls12, suites::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, false, true),
+        (tls12, suites::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, false, true),
+        (tls13, suites::TLS13_AES_256_GCM_SHA384, true, true),
+    ];
+    let data = pattern(1 << 20);
+    for (version, suite, keep_rustls, expect_rustls) in cases {
+        let label = format!("{:?} {:?} keep_rustls={keep_rustls}", version.version, suite.suite());
+        let (listener, addr, acceptor) = server(&cert, &[])?;
+        let acceptor = if keep_rustls { acceptor.with_rustls_records() } else { acceptor };
+        let connector = TlsConnector::new(client_with(&cert, version, suite)?);
+        let mut sched = Scheduler::new();
+        let s = sched.add(noting_echo(listener, acceptor));
+        let c = sched.add(duplex_client(addr, connector, Rc::clone(&data)));
+        run(&mut sched)?;
+        let ((on_rustls, got_version, got_suite), total) = result(&s)?;
+        assert_eq!(on_rustls, expect_rustls, "{label}");
+        assert_eq!(got_version, Some(version.version), "{label}");
+        assert_eq!(got_suite, Some(suite.suite()), "{label}");
+        assert_eq!(total, data.len() as u64, "{label}");
+        assert!(result(&c)? == *data, "{label}: the echoed bytes differ");
+    }
+    Ok(())
 }
