@@ -195,6 +195,11 @@ impl Records {
             return Err(Error::PeerSentOversizedRecord);
         }
         let content = &plain[..type_at];
+        // A handshake message split over records must not be interleaved with other
+        // records (RFC 8446 §5.1).
+        if !self.partial_handshake.is_empty() && plain[type_at] != CONTENT_HANDSHAKE {
+            return Err(Error::PeerMisbehaved(PeerMisbehaved::KeyEpochWithPendingFragment));
+        }
         match plain[type_at] {
             CONTENT_APPLICATION_DATA => Ok(Opened::Data(content)),
             CONTENT_ALERT => match content {

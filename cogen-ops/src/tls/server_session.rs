@@ -341,6 +341,8 @@ impl ServerSession {
                             *peer_closed = true;
                             return (at, End::Closed);
                         }
+                        // After our close_notify nothing more is sent, a key update neither.
+                        Ok(Opened::AnswerKeyUpdate) if *sent_close_notify => {}
                         Ok(Opened::AnswerKeyUpdate) => {
                             reuse_out(out);
                             if let Err(e) = records.answer_key_update(out) {
