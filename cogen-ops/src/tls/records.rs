@@ -188,12 +188,13 @@ impl Records {
             .key
             .open_in_place(nonce, Aad::from(header), body)
             .map_err(|_| Error::DecryptError)?;
-        let Some(type_at) = plain.iter().rposition(|&b| b != 0) else {
-            return Err(Error::InvalidMessage(InvalidMessage::InvalidContentType));
-        };
-        if type_at > MAX_PLAINTEXT {
+        // The inner plaintext, padding included, holds at most 2^14 + 1 bytes (RFC 8446 §5.4).
+        if plain.len() > MAX_PLAINTEXT + 1 {
             return Err(Error::PeerSentOversizedRecord);
         }
+        let Some(type_at) = plain.iter().rposition(|&b| b != 0) else {
+            return Err(Error::PeerMisbehaved(PeerMisbehaved::IllegalTlsInnerPlaintext));
+        };
         let content = &plain[..type_at];
         // A handshake message split over records must not be interleaved with other
         // records (RFC 8446 §5.1).

@@ -553,6 +553,10 @@ impl ServerSession {
     /// The non-generic part of [`with_plaintext`](Self::with_plaintext): passes over the
     /// kept input, then over each receive, until `deliver` got a chunk or the stream ended.
     fn read_records(&mut self, io: &SockIo<'_>, deliver: &mut dyn FnMut(&[u8]) -> usize) -> Read {
+        // A kept error ends every later read at once, before it could wait for bytes.
+        if let Some(e) = &self.error {
+            return Read::Failed(protocol_error(e.clone()));
+        }
         let mut slot: Deliver<'_> = Some(deliver);
         let mut progressed = false;
         let mut end = if self.peer_closed {
