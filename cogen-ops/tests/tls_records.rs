@@ -2,8 +2,8 @@
 //! against a blocking rustls client that writes records by hand: a record split across many
 //! reads, full-size records in pieces, application data in the client's Finished flight, key
 //! updates between data, a partial record kept through a timed-out read, a close in the
-//! middle of a record, Finished, data and `close_notify` in one flight, and an idle stream
-//! holding no buffer.
+//! middle of a record, Finished, data and `close_notify` in one flight, a key update in the
+//! client's Finished flight, and an idle stream holding no buffer.
 
 mod util;
 
@@ -53,6 +53,32 @@ impl RawClient {
         cfg: Arc<ClientConfig>,
         data: &[u8],
     ) -> io::Result<Self> {
+        let mut c = Self::connect_holding_finished(addr, cfg)?;
+        let mut wire = c.records(data)?;
+        c.conn.send_close_notify();
+        while c.conn.wants_write() {
+            c.conn.write_tls(&mut wire)?;
+        }
+        c.sock.write_all(&wire)?;
+        Ok(c)
+    }
+
+    /// Connects, and sends the client's Finished, a key update that asks for the server's,
+    /// and `data` in one write.
+    fn connect_send_with_key_update(
+        addr: SocketAddr,
+        cfg: Arc<ClientConfig>,
+        data: &[u8],
+    ) -> io::Result<Self> {
+        let mut c = Self::connect_holding_finished(addr, cfg)?;
+        c.conn.refresh_traffic_keys().map_err(io::Error::other)?;
+        let wire = c.records(data)?;
+        c.sock.write_all(&wire)?;
+        Ok(c)
+    }
+
+    /// Runs the handshake up to the client's Finished, which stays queued, not written.
+    fn connect_holding_finished(addr: SocketAddr, cfg: Arc<ClientConfig>) -> io::Result<Self> {
         let sock = std::net::TcpStream::connect(addr)?;
         guard(&sock)?;
         let name =
@@ -70,12 +96,6 @@ impl RawClient {
             }
             c.conn.process_new_packets().map_err(io::Error::other)?;
         }
-        let mut wire = c.records(data)?;
-        c.conn.send_close_notify();
-        while c.conn.wants_write() {
-            c.conn.write_tls(&mut wire)?;
-        }
-        c.sock.write_all(&wire)?;
         Ok(c)
     }
 
@@ -353,5 +373,25 @@ fn finished_data_and_close_notify_in_one_flight() -> io::Result<()> {
     run(&mut sched)?;
     peer.join().map_err(|_| io::Error::other("client thread panicked"))??;
     assert_eq!(result(&s)?, msg);
+    Ok(())
+}
+
+/// A key update right behind the client's Finished, in the same write, is answered: it
+/// reaches cogen's own records, not rustls's (which would keep its answer back until a
+/// write of its own, after the session was handed over: the client could then decrypt
+/// nothing the server sent).
+#[test]
+fn a_key_update_in_the_clients_finished_flight_is_answered() -> io::Result<()> {
+    const ROUNDS: usize = 5;
+    for round in 0..ROUNDS {
+        let msg = pattern(300, round as u8);
+        let expect = msg.clone();
+        let held = with_echo_server(300, 1, move |addr, cfg| {
+            let mut c = RawClient::connect_send_with_key_update(addr, cfg, &msg)?;
+            assert_eq!(c.read_plain(300)?, expect, "round {round}");
+            c.close()
+        })?;
+        assert_eq!(held, [0], "round {round}");
+    }
     Ok(())
 }

@@ -123,6 +123,9 @@ pub(crate) struct ServerSession {
     sent_close_notify: bool,
     /// The first rustls error (protocol or decryption), given to every later operation.
     error: Option<rustls::Error>,
+    /// How many bytes at the start of `incoming` rustls was given during the handshake
+    /// (see [`Given`]).
+    handshake_seen: usize,
     /// The SNI name the client asked for (recorded by the certificate resolver).
     pub(crate) sni: Option<String>,
 }
@@ -135,6 +138,48 @@ enum Mode<'d> {
     Encrypt(&'d [u8]),
     /// Until rustls lets us encrypt, then encode `close_notify`.
     CloseNotify,
+}
+
+/// What a pass during the handshake has given rustls of its input.
+struct Given {
+    /// The end of the complete records given (a record boundary of the received bytes:
+    /// rustls may rewrite the bytes before it, joining a handshake message's pieces).
+    complete_end: usize,
+    /// rustls asked for more input: the next call may take one more complete record.
+    more: bool,
+}
+
+impl Given {
+    /// Where the next call's input ends: one more complete record if rustls asked for
+    /// input and is still handshaking; an incomplete one's bytes are always given (rustls
+    /// processes nothing of an incomplete record, but checks its header, so that garbage
+    /// fails at once).
+    fn extend(&mut self, input: &[u8], handshaking: bool) -> usize {
+        if self.more
+            && handshaking
+            && let Some(len) = complete_record_len(&input[self.complete_end..])
+        {
+            self.complete_end += len;
+            self.more = false;
+        }
+        match complete_record_len(&input[self.complete_end..]) {
+            Some(_) => self.complete_end,
+            None => input.len(),
+        }
+    }
+
+    /// Whether a complete record follows the ones given.
+    fn has_next(&self, input: &[u8]) -> bool {
+        complete_record_len(&input[self.complete_end..]).is_some()
+    }
+}
+
+/// The length of the complete record (header included) at the start of `input`, if it is
+/// whole.
+fn complete_record_len(input: &[u8]) -> Option<usize> {
+    let header = input.get(..5)?;
+    let len = 5 + usize::from(u16::from_be_bytes([header[3], header[4]]));
+    (input.len() >= len).then_some(len)
 }
 
 /// How a pass ended.
@@ -179,6 +224,7 @@ impl ServerSession {
             peer_closed: false,
             sent_close_notify: false,
             error: None,
+            handshake_seen: 0,
             sni: None,
         }
     }
@@ -202,6 +248,14 @@ impl ServerSession {
         if let Some(e) = &self.error {
             return (0, End::Failed(protocol_error(e.clone())));
         }
+        // During a handshake rustls is given one more complete record only when it asks for
+        // input, so that it stops right behind the client's Finished when the records are
+        // handed over next: a record after it (a key update, data) is then ours, not
+        // something rustls processed and kept to itself (it would answer a key update only
+        // with its next write, which never comes).
+        let slicing = self.options.own_records
+            && matches!(&self.engine, Engine::Rustls(conn) if conn.is_handshaking());
+        let mut given = Given { complete_end: self.handshake_seen.min(input.len()), more: true };
         loop {
             let left = input.len() - at;
             let conn = match &mut self.engine {
@@ -209,12 +263,16 @@ impl ServerSession {
                 Engine::Own(_) => return self.pass_own(input, mode, deliver),
                 Engine::Gone => return (at, End::Failed(io::Error::other("TLS session lost"))),
             };
-            let status = conn.process_tls_records(&mut input[at..]);
+            let end_of_slice =
+                if slicing { given.extend(input, conn.is_handshaking()) } else { input.len() };
+            let next_waiting = slicing && given.has_next(input);
+            let status = conn.process_tls_records(&mut input[at..end_of_slice]);
             let discard = status.discard;
+            self.handshake_seen = given.complete_end.saturating_sub(at + discard);
             let end = match status.state {
                 Err(e) => {
                     at += discard;
-                    return (at, self.fail(e, &mut input[at..]));
+                    return (at, self.fail(e, &mut input[at..end_of_slice]));
                 }
                 Ok(ConnectionState::ReadTraffic(mut traffic)) => {
                     while let Some(record) = traffic.next_record() {
@@ -270,6 +328,13 @@ impl ServerSession {
                     &mut traffic,
                     &mode,
                 )),
+                // More input: the next complete record if there is one, else from the socket.
+                Ok(ConnectionState::BlockedHandshake)
+                    if next_waiting && matches!(mode, Mode::Input) =>
+                {
+                    given.more = true;
+                    None
+                }
                 Ok(ConnectionState::BlockedHandshake) => match mode {
                     Mode::Input => Some(End::NeedInput),
                     _ => Some(End::Failed(io::Error::new(
