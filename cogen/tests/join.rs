@@ -167,7 +167,7 @@ fn a_default_timeout_applies_to_joins_without_breaking_them() -> Result<(), Erro
 
 #[coro]
 fn panics_after_the_join_gave_up() -> u8 {
-    yield_!(WaitForSignal::<()>::new("the join gave up"));
+    let _ = yield_!(WaitForSignal::<()>::new("the join gave up"));
     panic!("nobody is listening any more");
 }
 
