@@ -108,10 +108,16 @@ fn write_then_close(tls: Rc<TlsStream>, data: Rc<Vec<u8>>) -> io::Result<()> {
     yield_!(tls.shutdown(Shutdown::Write))
 }
 
-/// Echoes in chunks until a clean end of stream, then closes.
+/// Accepts one stream and echoes it in chunks until a clean end of stream, then closes.
 #[coro]
 fn chunk_echo(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<u64> {
     let tls = yield_!(accept_one(listener, acceptor))?;
+    yield_!(echo_to_the_end(tls))
+}
+
+/// Echoes `tls` in chunks until a clean end of stream, then closes: the bytes echoed.
+#[coro]
+fn echo_to_the_end(tls: TlsStream) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
         let chunk = yield_!(tls.read(65536))?;
@@ -445,17 +451,7 @@ fn noting_echo(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<(Reco
         tls.protocol_version(),
         tls.cipher_suite().map(|s| s.suite()),
     );
-    let mut total = 0u64;
-    loop {
-        let chunk = yield_!(tls.read(65536))?;
-        if chunk.is_empty() {
-            break;
-        }
-        total += chunk.len() as u64;
-        yield_!(tls.write_all(&chunk))?;
-    }
-    yield_!(tls.shutdown(Shutdown::Write))?;
-    Ok((seen, total))
+    Ok((seen, yield_!(echo_to_the_end(tls))?))
 }
 
 /// A client configuration for `cert` limited to one protocol version and one suite.
