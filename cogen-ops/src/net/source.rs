@@ -1,7 +1,9 @@
-//! I/O sources and the generic readiness-driven operation every socket operation is made of.
+//! I/O sources and the generic readiness-driven operation every socket and pipe operation is
+//! made of.
 //!
 //! A [`Source`] is a non-blocking socket, its reactor registration (made on first use, in the
-//! scheduler that first drives it) and its read buffer. An [`IoOp`] hands its [`IoKind`] (a
+//! scheduler that first drives it) and its read buffer; a child's pipe end is the other
+//! [`IoTarget`]. An [`IoOp`] hands its [`IoKind`] (a
 //! plain system-call wrapper) to [`IoRegistration::try_io`], which tries it while the cached
 //! readiness says it may succeed (or always, with `ops_greedy`) and parks the operation when
 //! the OS answers `WouldBlock` or a short transfer drained the socket; the reactor's next edge
@@ -183,6 +185,21 @@ impl Source {
     }
 }
 
+impl IoTarget for Source {
+    const NOUN: &'static str = "socket";
+    const TAKES_SOCKET_TIMEOUT: bool = true;
+
+    #[inline]
+    fn registration(&self, cx: &OpContext<'_>) -> io::Result<&IoRegistration> {
+        Source::registration(self, cx)
+    }
+
+    #[inline]
+    fn registered(&self) -> Option<&IoRegistration> {
+        Source::registered(self)
+    }
+}
+
 impl fmt::Debug for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(sim) = &self.sim {
@@ -199,57 +216,77 @@ impl fmt::Debug for Source {
 #[doc(hidden)]
 pub use cogen_core::IoAttempt as Attempt;
 
-/// One kind of socket I/O, driven by [`IoOp`]. Implemented by the types in `kinds`.
+/// What an [`IoOp`] does its I/O on: a descriptor with a reactor registration (a socket's
+/// [`Source`], a child's pipe end).
 #[doc(hidden)]
-pub trait IoKind: fmt::Debug {
+pub trait IoTarget: fmt::Debug {
+    /// What it is, for error messages ("socket", "pipe").
+    const NOUN: &'static str;
+    /// Whether the scheduler's `socket_timeout` applies to its operations.
+    const TAKES_SOCKET_TIMEOUT: bool;
+    /// Its registration, made on first use.
+    ///
+    /// # Errors
+    ///
+    /// The reactor's refusal to register the descriptor.
+    fn registration(&self, cx: &OpContext<'_>) -> io::Result<&IoRegistration>;
+    /// Its registration, if made.
+    fn registered(&self) -> Option<&IoRegistration>;
+}
+
+/// One kind of I/O on a `T` (a socket's [`Source`] by default), driven by [`IoOp`].
+/// Implemented by the types in `kinds` and by the pipe operations.
+#[doc(hidden)]
+pub trait IoKind<T: ?Sized = Source>: fmt::Debug {
     /// What the operation gives on success.
     type Output;
     /// Which readiness it waits for.
     fn direction(&self) -> Direction;
     /// Tries the I/O once (it may loop internally until `WouldBlock`).
-    fn attempt(&mut self, src: &Source) -> Attempt<Self::Output>;
+    fn attempt(&mut self, target: &T) -> Attempt<Self::Output>;
     /// Gives back partial work when the operation times out or is cancelled (bytes already
     /// read go back to the stream's buffer, so nothing is lost).
-    fn abandon(&mut self, src: &Source) {
-        let _ = src;
+    fn abandon(&mut self, target: &T) {
+        let _ = target;
     }
 }
 
-/// A socket operation: yields `io::Result<K::Output>`. A timeout gives
+/// A socket (or pipe) operation: yields `io::Result<K::Output>`. A timeout gives
 /// `io::ErrorKind::TimedOut`.
 ///
-/// Its timeout is the operation's own, else the scheduler's `socket_timeout`, else its
-/// `default_timeout`. Timeouts are weak by default: each partial transfer pushes them back.
+/// Its timeout is the operation's own, else (for sockets) the scheduler's `socket_timeout`,
+/// else its `default_timeout`. Timeouts are weak by default: each partial transfer pushes
+/// them back.
 #[must_use = "an operation does nothing until it is yielded with yield_!"]
-pub struct IoOp<'a, K: IoKind> {
-    src: &'a Source,
+pub struct IoOp<'a, K: IoKind<T>, T: IoTarget = Source> {
+    target: &'a T,
     kind: K,
     result: Option<io::Result<K::Output>>,
     opts: OpOptions,
 }
 
-impl<'a, K: IoKind> IoOp<'a, K> {
-    pub(crate) fn new(src: &'a Source, kind: K) -> Self {
-        IoOp { src, kind, result: None, opts: OpOptions::default() }
+impl<'a, T: IoTarget, K: IoKind<T>> IoOp<'a, K, T> {
+    pub(crate) fn new(target: &'a T, kind: K) -> Self {
+        IoOp { target, kind, result: None, opts: OpOptions::default() }
     }
 
     /// Tries the I/O through the registration (which checks, uses and clears readiness, and
     /// parks on `WouldBlock` or a draining short transfer).
     fn step(&mut self, cx: &mut OpContext<'_>) -> Step {
         let dir = self.kind.direction();
-        let Some(reg) = self.src.registered() else {
-            self.result = Some(Err(io::Error::other("socket not registered")));
+        let Some(reg) = self.target.registered() else {
+            self.result = Some(Err(io::Error::other(format!("{} not registered", T::NOUN))));
             return Step::Finished;
         };
-        let (kind, src) = (&mut self.kind, self.src);
-        match reg.try_io(cx, dir, || kind.attempt(src)) {
+        let (kind, target) = (&mut self.kind, self.target);
+        match reg.try_io(cx, dir, || kind.attempt(target)) {
             TryIo::Done(r) => {
                 self.result = Some(r);
                 Step::Finished
             }
             TryIo::Parked { progressed } => Step::Waiting { progressed },
             TryIo::Busy { .. } => {
-                self.result = Some(Err(busy(dir)));
+                self.result = Some(Err(busy_on(dir, T::NOUN)));
                 Step::Finished
             }
             TryIo::Backoff(after) => {
@@ -291,19 +328,31 @@ pub(crate) fn is_io_wake(event: &Event<'_>) -> bool {
     matches!(event, Event::Io(_) | Event::Timer)
 }
 
+/// The error of a second coroutine using a direction of a socket that one already waits on.
 pub(crate) fn busy(dir: Direction) -> io::Error {
+    busy_on(dir, Source::NOUN)
+}
+
+/// [`busy`] for `noun` ("socket", "pipe").
+pub(crate) fn busy_on(dir: Direction, noun: &str) -> io::Error {
     let what = match dir {
         Direction::Read => "reading from",
         Direction::Write => "writing to",
     };
     io::Error::new(
         io::ErrorKind::ResourceBusy,
-        format!("another coroutine is already {what} this socket"),
+        format!("another coroutine is already {what} this {noun}"),
     )
 }
 
+/// The error of a timed-out socket operation.
 pub(crate) fn timed_out() -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, "socket operation timed out")
+    timed_out_on(Source::NOUN)
+}
+
+/// [`timed_out`] for `noun` ("socket", "pipe").
+pub(crate) fn timed_out_on(noun: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, format!("{noun} operation timed out"))
 }
 
 /// Applies the scheduler's socket timeout to an operation without its own.
@@ -320,13 +369,13 @@ pub(crate) fn completion(cx: &OpContext<'_>, opts: &OpOptions) -> Placement {
     cx.resolve(opts.priority).affected_placement()
 }
 
-impl<K: IoKind> fmt::Debug for IoOp<'_, K> {
+impl<T: IoTarget, K: IoKind<T>> fmt::Debug for IoOp<'_, K, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IoOp").field("op", &self.kind).field("socket", self.src).finish()
+        f.debug_struct("IoOp").field("op", &self.kind).field(T::NOUN, self.target).finish()
     }
 }
 
-impl<K: IoKind> Operation for IoOp<'_, K> {
+impl<T: IoTarget, K: IoKind<T>> Operation for IoOp<'_, K, T> {
     type Output = io::Result<K::Output>;
 
     fn options(&mut self) -> &mut OpOptions {
@@ -334,8 +383,10 @@ impl<K: IoKind> Operation for IoOp<'_, K> {
     }
 
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        inherit_socket_timeout(&mut self.opts, cx);
-        if let Err(e) = self.src.registration(cx) {
+        if T::TAKES_SOCKET_TIMEOUT {
+            inherit_socket_timeout(&mut self.opts, cx);
+        }
+        if let Err(e) = self.target.registration(cx) {
             self.result = Some(Err(e));
             return Processed::Complete;
         }
@@ -351,15 +402,15 @@ impl<K: IoKind> Operation for IoOp<'_, K> {
 
     fn finalize(&mut self, outcome: Outcome) -> Self::Output {
         match outcome {
-            Outcome::TimedOut => Err(timed_out()),
-            _ => self.result.take().unwrap_or_else(|| Err(timed_out())),
+            Outcome::TimedOut => Err(timed_out_on(T::NOUN)),
+            _ => self.result.take().unwrap_or_else(|| Err(timed_out_on(T::NOUN))),
         }
     }
 
     fn cleanup(&mut self, cx: &mut OpContext<'_>) {
-        if let Some(reg) = self.src.registered() {
+        if let Some(reg) = self.target.registered() {
             reg.unpark(self.kind.direction(), cx.park_token());
         }
-        self.kind.abandon(self.src);
+        self.kind.abandon(self.target);
     }
 }

@@ -1,18 +1,19 @@
-//! A child's stdio as non-blocking pipes: the read and write operations, driven through the
-//! reactor by [`IoRegistration::try_io`] like a socket's.
+//! A child's stdio as non-blocking pipes: the read and write operations, the same
+//! [`IoOp`] as a socket's on a pipe end, driven through the reactor by
+//! [`IoRegistration::try_io`].
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::time::Instant;
 
 use crate::lazy_registration::LazyRegistration;
-use crate::net::source::{Step, is_io_wake};
-use cogen_core::{
-    Direction, Event, IoAttempt, IoRegistration, OpContext, OpOptions, Operation, Outcome,
-    Processed, RunStatus, TryIo,
-};
+use crate::net::source::{IoKind, IoOp, IoTarget};
+use cogen_core::{Direction, IoAttempt, IoRegistration, OpContext, TryIo};
+
+/// A pipe operation: yields `io::Result<K::Output>`; a timeout gives `io::ErrorKind::TimedOut`
+/// (weak by default: progress pushes it back). The scheduler's `socket_timeout` does not apply.
+pub type PipeOp<'a, K> = IoOp<'a, K, PipeEnd>;
 
 /// Bytes `read_to_end` asks for per read.
 const READ_TO_END_CHUNK: usize = 16 * 1024;
@@ -32,7 +33,8 @@ pub(super) fn set_nonblocking(fd: &impl AsFd) -> io::Result<()> {
 }
 
 /// One end of a pipe with its reactor registration (made on first use).
-struct PipeEnd {
+#[doc(hidden)]
+pub struct PipeEnd {
     /// Declared first: dropped (deregistered) before the descriptor closes.
     reg: LazyRegistration,
     file: File,
@@ -43,11 +45,26 @@ impl PipeEnd {
         set_nonblocking(&fd)?;
         Ok(PipeEnd { reg: LazyRegistration::default(), file: File::from(fd) })
     }
+}
+
+impl IoTarget for PipeEnd {
+    const NOUN: &'static str = "pipe";
+    const TAKES_SOCKET_TIMEOUT: bool = false;
 
     fn registration(&self, cx: &OpContext<'_>) -> io::Result<&IoRegistration> {
         // SAFETY: `reg` is dropped before `file` (field order), so the descriptor stays open
         // for the registration's whole life.
         unsafe { self.reg.get_or_register(cx, self.file.as_raw_fd(), "pipe") }
+    }
+
+    fn registered(&self) -> Option<&IoRegistration> {
+        self.reg.get()
+    }
+}
+
+impl fmt::Debug for PipeEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipeEnd").field("fd", &self.file.as_raw_fd()).finish()
     }
 }
 
@@ -139,17 +156,6 @@ impl PipeWriter {
     }
 }
 
-/// One kind of pipe I/O, driven by [`PipeOp`]: a plain system-call wrapper.
-#[doc(hidden)]
-pub trait PipeKind: fmt::Debug {
-    /// What the operation gives.
-    type Output;
-    /// Which readiness it waits for.
-    fn direction(&self) -> Direction;
-    /// Tries the I/O once (it may loop internally until `WouldBlock`).
-    fn attempt(&mut self, file: &File) -> IoAttempt<Self::Output>;
-}
-
 fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
         match f() {
@@ -172,12 +178,13 @@ pub struct ReadPipe {
     max: usize,
 }
 
-impl PipeKind for ReadPipe {
+impl IoKind<PipeEnd> for ReadPipe {
     type Output = Vec<u8>;
     fn direction(&self) -> Direction {
         Direction::Read
     }
-    fn attempt(&mut self, file: &File) -> IoAttempt<Vec<u8>> {
+    fn attempt(&mut self, end: &PipeEnd) -> IoAttempt<Vec<u8>> {
+        let file = &end.file;
         let mut buf = vec![0u8; self.max];
         match retry(|| (&*file).read(&mut buf)) {
             Ok(n) => {
@@ -199,12 +206,13 @@ pub struct ReadPipeInto<'b> {
     buf: &'b mut [u8],
 }
 
-impl PipeKind for ReadPipeInto<'_> {
+impl IoKind<PipeEnd> for ReadPipeInto<'_> {
     type Output = usize;
     fn direction(&self) -> Direction {
         Direction::Read
     }
-    fn attempt(&mut self, file: &File) -> IoAttempt<usize> {
+    fn attempt(&mut self, end: &PipeEnd) -> IoAttempt<usize> {
+        let file = &end.file;
         match retry(|| (&*file).read(self.buf)) {
             Ok(n) if n > 0 && n < self.buf.len() => IoAttempt::DoneShort(Ok(n)),
             r => settle(r, false),
@@ -218,12 +226,13 @@ pub struct ReadPipeToEnd {
     got: Vec<u8>,
 }
 
-impl PipeKind for ReadPipeToEnd {
+impl IoKind<PipeEnd> for ReadPipeToEnd {
     type Output = Vec<u8>;
     fn direction(&self) -> Direction {
         Direction::Read
     }
-    fn attempt(&mut self, file: &File) -> IoAttempt<Vec<u8>> {
+    fn attempt(&mut self, end: &PipeEnd) -> IoAttempt<Vec<u8>> {
+        let file = &end.file;
         let before = self.got.len();
         loop {
             let len = self.got.len();
@@ -248,12 +257,13 @@ pub struct WritePipe<'b> {
     all: bool,
 }
 
-impl PipeKind for WritePipe<'_> {
+impl IoKind<PipeEnd> for WritePipe<'_> {
     type Output = usize;
     fn direction(&self) -> Direction {
         Direction::Write
     }
-    fn attempt(&mut self, file: &File) -> IoAttempt<usize> {
+    fn attempt(&mut self, end: &PipeEnd) -> IoAttempt<usize> {
+        let file = &end.file;
         let before = self.sent;
         while self.sent < self.data.len() {
             match retry(|| (&*file).write(&self.data[self.sent..])) {
@@ -272,95 +282,6 @@ impl PipeKind for WritePipe<'_> {
             }
         }
         IoAttempt::Done(Ok(self.sent))
-    }
-}
-
-/// A pipe operation: yields `io::Result<K::Output>`; a timeout gives `io::ErrorKind::TimedOut`
-/// (weak by default: progress pushes it back).
-#[must_use = "an operation does nothing until it is yielded with yield_!"]
-pub struct PipeOp<'a, K: PipeKind> {
-    end: &'a PipeEnd,
-    kind: K,
-    result: Option<io::Result<K::Output>>,
-    opts: OpOptions,
-}
-
-impl<'a, K: PipeKind> PipeOp<'a, K> {
-    fn new(end: &'a PipeEnd, kind: K) -> Self {
-        PipeOp { end, kind, result: None, opts: OpOptions::default() }
-    }
-
-    fn step(&mut self, cx: &mut OpContext<'_>) -> Step {
-        let dir = self.kind.direction();
-        let reg = match self.end.registration(cx) {
-            Ok(reg) => reg,
-            Err(e) => {
-                self.result = Some(Err(e));
-                return Step::Finished;
-            }
-        };
-        let (kind, file) = (&mut self.kind, &self.end.file);
-        match reg.try_io(cx, dir, || kind.attempt(file)) {
-            TryIo::Done(r) => {
-                self.result = Some(r);
-                Step::Finished
-            }
-            TryIo::Parked { progressed } => Step::Waiting { progressed },
-            TryIo::Busy { .. } => {
-                self.result = Some(Err(io::Error::new(
-                    io::ErrorKind::ResourceBusy,
-                    "another coroutine is already using this pipe in that direction",
-                )));
-                Step::Finished
-            }
-            TryIo::Backoff(after) => {
-                cx.wake_at(Instant::now() + after);
-                Step::Waiting { progressed: false }
-            }
-        }
-    }
-}
-
-impl<K: PipeKind> Operation for PipeOp<'_, K> {
-    type Output = io::Result<K::Output>;
-
-    fn options(&mut self) -> &mut OpOptions {
-        &mut self.opts
-    }
-
-    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        self.step(cx).processed()
-    }
-
-    fn run(&mut self, cx: &mut OpContext<'_>, event: Event<'_>) -> RunStatus {
-        if !is_io_wake(&event) {
-            return RunStatus::NotYet;
-        }
-        self.step(cx).run_status(cx, &self.opts)
-    }
-
-    fn finalize(&mut self, outcome: Outcome) -> Self::Output {
-        match (outcome, self.result.take()) {
-            (Outcome::TimedOut, _) | (_, None) => {
-                Err(io::Error::new(io::ErrorKind::TimedOut, "pipe operation timed out"))
-            }
-            (_, Some(r)) => r,
-        }
-    }
-
-    fn cleanup(&mut self, cx: &mut OpContext<'_>) {
-        if let Some(reg) = self.end.reg.get() {
-            reg.unpark(self.kind.direction(), cx.park_token());
-        }
-    }
-}
-
-impl<K: PipeKind> fmt::Debug for PipeOp<'_, K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipeOp")
-            .field("op", &self.kind)
-            .field("fd", &self.end.file.as_raw_fd())
-            .finish()
     }
 }
 
