@@ -12,7 +12,7 @@ use cogen::net::{TcpListener, TcpStream};
 use cogen::prelude::*;
 use cogen::sim::{Host, Sim};
 use cogen::tls::{TlsAcceptor, TlsConnector, TlsStream};
-use util::tls::TestCert;
+use util::tls::{TestCert, echo_lines_until_closed, send_lines_and_close};
 
 fn addr(s: &str) -> io::Result<SocketAddr> {
     s.parse().map_err(io::Error::other)
@@ -47,36 +47,13 @@ fn connect_tls(to: SocketAddr, connector: TlsConnector) -> io::Result<TlsStream>
 #[coro]
 fn echo_server(at: SocketAddr, acceptor: TlsAcceptor) -> io::Result<usize> {
     let tls = yield_!(accept_tls(at, acceptor))?;
-    let mut n = 0;
-    loop {
-        let line = yield_!(tls.read_line(1024))?;
-        if line.is_empty() {
-            break;
-        }
-        yield_!(tls.write_all(&line))?;
-        n += 1;
-    }
-    yield_!(tls.shutdown(Shutdown::Both))?;
-    Ok(n)
+    yield_!(echo_lines_until_closed(tls))
 }
 
 #[coro]
 fn echo_client(to: SocketAddr, connector: TlsConnector, lines: usize) -> io::Result<usize> {
     let tls = yield_!(connect_tls(to, connector))?;
-    for i in 0..lines {
-        let line = format!("line {i}\n");
-        yield_!(tls.write_all(line.as_bytes()))?;
-        let back = yield_!(tls.read_line(1024))?;
-        if back != line.as_bytes() {
-            return Err(io::Error::other(format!("echo {back:?} != {line:?}")));
-        }
-    }
-    yield_!(tls.shutdown(Shutdown::Write))?;
-    let rest = yield_!(tls.read(100))?;
-    if !rest.is_empty() {
-        return Err(io::Error::other("bytes after close_notify"));
-    }
-    Ok(lines)
+    yield_!(send_lines_and_close(tls, lines))
 }
 
 #[test]

@@ -14,7 +14,7 @@ use cogen::net::{TcpListener, TcpStream};
 use cogen::prelude::*;
 use cogen::tls::rustls;
 use cogen::tls::{TlsAcceptor, TlsConnector, TlsStream};
-use util::tls::TestCert;
+use util::tls::{TestCert, echo_lines_until_closed, send_lines_and_close};
 use util::{any_port, result, run};
 
 /// A listener and the acceptor for it.
@@ -40,32 +40,13 @@ fn connect(addr: SocketAddr, connector: TlsConnector, name: &'static str) -> io:
 #[coro]
 fn echo_lines(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<usize> {
     let tls = yield_!(accept_one(listener, acceptor))?;
-    let mut n = 0;
-    loop {
-        let line = yield_!(tls.read_line(1024))?;
-        if line.is_empty() {
-            break;
-        }
-        yield_!(tls.write_all(&line))?;
-        n += 1;
-    }
-    yield_!(tls.shutdown(Shutdown::Both))?;
-    Ok(n)
+    yield_!(echo_lines_until_closed(tls))
 }
 
 #[coro]
 fn line_client(addr: SocketAddr, connector: TlsConnector, lines: usize) -> io::Result<usize> {
     let tls = yield_!(connect(addr, connector, "localhost"))?;
-    for i in 0..lines {
-        let line = format!("line {i}\n");
-        yield_!(tls.write_all(line.as_bytes()))?;
-        let back = yield_!(tls.read_line(1024))?;
-        assert_eq!(back, line.as_bytes());
-    }
-    yield_!(tls.shutdown(Shutdown::Write))?;
-    let rest = yield_!(tls.read(100))?;
-    assert!(rest.is_empty(), "a clean end after close_notify");
-    Ok(lines)
+    yield_!(send_lines_and_close(tls, lines))
 }
 
 #[test]

@@ -1,9 +1,14 @@
 //! TLS test helpers: a self-signed certificate made at test time (rcgen), server and client
-//! configurations for it, and a descriptor count for leak checks.
+//! configurations for it, the two halves of a line echo over a `TlsStream`, and a
+//! descriptor count for leak checks.
 
 use std::io;
 use std::sync::Arc;
 
+use std::net::Shutdown;
+
+use cogen::prelude::*;
+use cogen::tls::TlsStream;
 use cogen::tls::pki_types::{CertificateDer, PrivateKeyDer};
 use cogen::tls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 
@@ -68,4 +73,40 @@ pub fn client_hello(cfg: Arc<ClientConfig>) -> io::Result<Vec<u8>> {
 /// Open descriptors of this process.
 pub fn fd_count() -> io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/fd")?.count())
+}
+
+/// Echoes lines until the peer's `close_notify`, then closes cleanly: the line count.
+#[coro]
+pub fn echo_lines_until_closed(tls: TlsStream) -> io::Result<usize> {
+    let mut n = 0;
+    loop {
+        let line = yield_!(tls.read_line(1024))?;
+        if line.is_empty() {
+            break;
+        }
+        yield_!(tls.write_all(&line))?;
+        n += 1;
+    }
+    yield_!(tls.shutdown(Shutdown::Both))?;
+    Ok(n)
+}
+
+/// Sends `lines` numbered lines, checking each echo, then `close_notify`, and expects a
+/// clean end with nothing after it: the line count.
+#[coro]
+pub fn send_lines_and_close(tls: TlsStream, lines: usize) -> io::Result<usize> {
+    for i in 0..lines {
+        let line = format!("line {i}\n");
+        yield_!(tls.write_all(line.as_bytes()))?;
+        let back = yield_!(tls.read_line(1024))?;
+        if back != line.as_bytes() {
+            return Err(io::Error::other(format!("echo {back:?} != {line:?}")));
+        }
+    }
+    yield_!(tls.shutdown(Shutdown::Write))?;
+    let rest = yield_!(tls.read(100))?;
+    if !rest.is_empty() {
+        return Err(io::Error::other("bytes after close_notify"));
+    }
+    Ok(lines)
 }
