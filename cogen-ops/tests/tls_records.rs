@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use cogen::Coroutine;
 use cogen::net::TcpListener;
 use cogen::prelude::*;
 use cogen::tls::TlsAcceptor;
@@ -174,6 +175,19 @@ fn with_echo_server(
     rounds: usize,
     client: impl FnOnce(SocketAddr, Arc<ClientConfig>) -> io::Result<()> + Send + 'static,
 ) -> io::Result<Vec<usize>> {
+    against_client(|listener, acceptor| echo_exact(listener, acceptor, n, rounds), client)
+}
+
+/// Runs the coroutine `server` makes (on a fresh listener, with an acceptor for a fresh
+/// certificate) against `client` in a thread (given the address and a configuration that
+/// trusts the certificate): the server's result, once both ended.
+fn against_client<F, T>(
+    server: impl FnOnce(TcpListener, TlsAcceptor) -> Coroutine<F>,
+    client: impl FnOnce(SocketAddr, Arc<ClientConfig>) -> io::Result<()> + Send + 'static,
+) -> io::Result<T>
+where
+    F: Future<Output = io::Result<T>> + 'static,
+{
     let cert = TestCert::new()?;
     let listener = TcpListener::bind(any_port())?;
     let addr = listener.local_addr()?;
@@ -181,7 +195,7 @@ fn with_echo_server(
     let cfg = cert.client(&[])?;
     let peer: JoinHandle<io::Result<()>> = std::thread::spawn(move || client(addr, cfg));
     let mut sched = Scheduler::new();
-    let s = sched.add(echo_exact(listener, acceptor, n, rounds));
+    let s = sched.add(server(listener, acceptor));
     run(&mut sched)?;
     peer.join().map_err(|_| io::Error::other("client thread panicked"))??;
     result(&s)
@@ -278,12 +292,7 @@ fn partial_then_whole(listener: TcpListener, acceptor: TlsAcceptor) -> io::Resul
 
 #[test]
 fn a_partial_record_survives_a_timed_out_read() -> io::Result<()> {
-    let cert = TestCert::new()?;
-    let listener = TcpListener::bind(any_port())?;
-    let addr = listener.local_addr()?;
-    let acceptor = TlsAcceptor::new(cert.server(&[])?);
-    let cfg = cert.client(&[])?;
-    let peer = std::thread::spawn(move || -> io::Result<()> {
+    let (held_partial, held_idle) = against_client(partial_then_whole, |addr, cfg| {
         let mut c = RawClient::connect(addr, cfg, b"")?;
         let msg = pattern(800, 9);
         let wire = c.records(&msg)?;
@@ -294,12 +303,7 @@ fn a_partial_record_survives_a_timed_out_read() -> io::Result<()> {
         c.sock.write_all(&wire[half..])?;
         assert_eq!(c.read_plain(800)?, msg);
         c.close()
-    });
-    let mut sched = Scheduler::new();
-    let s = sched.add(partial_then_whole(listener, acceptor));
-    run(&mut sched)?;
-    peer.join().map_err(|_| io::Error::other("client thread panicked"))??;
-    let (held_partial, held_idle) = result(&s)?;
+    })?;
     assert!(held_partial > 0, "the first half of the record is kept");
     assert_eq!(held_idle, 0, "and freed once the record is read");
     Ok(())
@@ -320,24 +324,15 @@ fn read_until_error(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<
 
 #[test]
 fn a_close_in_the_middle_of_a_record_is_a_truncation() -> io::Result<()> {
-    let cert = TestCert::new()?;
-    let listener = TcpListener::bind(any_port())?;
-    let addr = listener.local_addr()?;
-    let acceptor = TlsAcceptor::new(cert.server(&[])?);
-    let cfg = cert.client(&[])?;
-    let peer = std::thread::spawn(move || -> io::Result<()> {
+    let kind = against_client(read_until_error, |addr, cfg| {
         let mut c = RawClient::connect(addr, cfg, b"")?;
         let mut wire = c.records(b"whole record")?;
         let next = c.records(b"a record cut short")?;
         wire.extend_from_slice(&next[..next.len() / 2]);
         c.sock.write_all(&wire)?;
         c.sock.shutdown(Shutdown::Both)
-    });
-    let mut sched = Scheduler::new();
-    let s = sched.add(read_until_error(listener, acceptor));
-    run(&mut sched)?;
-    peer.join().map_err(|_| io::Error::other("client thread panicked"))??;
-    assert_eq!(result(&s)?, io::ErrorKind::UnexpectedEof);
+    })?;
+    assert_eq!(kind, io::ErrorKind::UnexpectedEof);
     Ok(())
 }
 
@@ -354,25 +349,19 @@ fn read_then_end(listener: TcpListener, acceptor: TlsAcceptor, n: usize) -> io::
 
 #[test]
 fn finished_data_and_close_notify_in_one_flight() -> io::Result<()> {
-    let cert = TestCert::new()?;
-    let listener = TcpListener::bind(any_port())?;
-    let addr = listener.local_addr()?;
-    let acceptor = TlsAcceptor::new(cert.server(&[])?);
-    let cfg = cert.client(&[])?;
     let msg = pattern(700, 5);
     let sent = msg.clone();
-    let peer = std::thread::spawn(move || -> io::Result<()> {
-        let mut c = RawClient::connect_send_and_close(addr, cfg, &sent)?;
-        // Wait for the server's end, so the socket is not reset under its reads.
-        let mut rest = Vec::new();
-        let _ = c.sock.read_to_end(&mut rest);
-        Ok(())
-    });
-    let mut sched = Scheduler::new();
-    let s = sched.add(read_then_end(listener, acceptor, 700));
-    run(&mut sched)?;
-    peer.join().map_err(|_| io::Error::other("client thread panicked"))??;
-    assert_eq!(result(&s)?, msg);
+    let got = against_client(
+        |listener, acceptor| read_then_end(listener, acceptor, 700),
+        move |addr, cfg| {
+            let mut c = RawClient::connect_send_and_close(addr, cfg, &sent)?;
+            // Wait for the server's end, so the socket is not reset under its reads.
+            let mut rest = Vec::new();
+            let _ = c.sock.read_to_end(&mut rest);
+            Ok(())
+        },
+    )?;
+    assert_eq!(got, msg);
     Ok(())
 }
 
