@@ -135,13 +135,26 @@ fn dropping_the_scheduler_cancels_what_is_left() -> Result<(), Error> {
     Ok(())
 }
 
-/// Completes when woken from a helper thread after `delay`; with `fire == false` the helper
-/// drops the waker instead.
+/// How the helper thread of a [`FromThread`] waits before it fires (or drops) the waker.
+#[derive(Debug, Clone, Copy)]
+enum HelperWait {
+    /// Sleeps this long, then wakes (`fire`) or drops the waker.
+    Sleep { delay: Duration, fire: bool },
+    /// Spins this many times, then wakes: a wake that lands anywhere in a scheduler pass.
+    Spin(u32),
+}
+
+/// Completes when woken from a helper thread (see [`HelperWait`]).
 #[derive(Debug)]
 struct FromThread {
     opts: OpOptions,
-    delay: Duration,
-    fire: bool,
+    wait: HelperWait,
+}
+
+impl FromThread {
+    fn new(wait: HelperWait) -> Self {
+        FromThread { opts: OpOptions::default(), wait }
+    }
 }
 
 impl Operation for FromThread {
@@ -151,10 +164,18 @@ impl Operation for FromThread {
     }
     fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
         let waker: RemoteWaker = cx.remote_waker();
-        let (delay, fire) = (self.delay, self.fire);
-        std::thread::spawn(move || {
-            std::thread::sleep(delay);
-            if fire {
+        let wait = self.wait;
+        std::thread::spawn(move || match wait {
+            HelperWait::Sleep { delay, fire } => {
+                std::thread::sleep(delay);
+                if fire {
+                    waker.wake();
+                }
+            }
+            HelperWait::Spin(spins) => {
+                for _ in 0..spins {
+                    std::hint::spin_loop();
+                }
                 waker.wake();
             }
         });
@@ -170,9 +191,7 @@ impl Operation for FromThread {
 
 #[coro]
 fn waits_for_thread(delay_ms: u64, fire: bool) -> bool {
-    let op =
-        FromThread { opts: OpOptions::default(), delay: Duration::from_millis(delay_ms), fire };
-    yield_!(op)
+    yield_!(FromThread::new(HelperWait::Sleep { delay: Duration::from_millis(delay_ms), fire }))
 }
 
 /// An outstanding remote waker is a wake-up still to come: `run` waits for it rather than
@@ -255,40 +274,9 @@ fn iter_run_drives_the_loop_from_outside() -> Result<(), Error> {
     Ok(())
 }
 
-/// Completes when a helper thread, after a short busy wait, fires its remote waker.
-#[derive(Debug)]
-struct SoonFromThread {
-    opts: OpOptions,
-    spins: u32,
-}
-
-impl Operation for SoonFromThread {
-    type Output = bool;
-    fn options(&mut self) -> &mut OpOptions {
-        &mut self.opts
-    }
-    fn process(&mut self, cx: &mut OpContext<'_>) -> Processed {
-        let waker: RemoteWaker = cx.remote_waker();
-        let spins = self.spins;
-        std::thread::spawn(move || {
-            for _ in 0..spins {
-                std::hint::spin_loop();
-            }
-            waker.wake();
-        });
-        Processed::Park
-    }
-    fn run(&mut self, _cx: &mut OpContext<'_>, _event: cogen::Event<'_>) -> RunStatus {
-        RunStatus::Done
-    }
-    fn finalize(&mut self, outcome: Outcome) -> bool {
-        outcome == Outcome::Completed
-    }
-}
-
 #[coro]
 fn woken_soon(spins: u32) -> bool {
-    yield_!(SoonFromThread { opts: OpOptions::default(), spins })
+    yield_!(FromThread::new(HelperWait::Spin(spins)))
 }
 
 /// A wake-up fired between the start of a pass and its "anything left to wait for?" check is
@@ -318,7 +306,7 @@ fn a_remote_wake_in_flight_is_never_taken_for_a_stall() -> Result<(), Error> {
 
 #[coro]
 fn gives_up_on_thread() -> bool {
-    let op = FromThread { opts: OpOptions::default(), delay: Duration::from_secs(10), fire: true };
+    let op = FromThread::new(HelperWait::Sleep { delay: Duration::from_secs(10), fire: true });
     yield_!(op.timeout(Duration::from_millis(50)))
 }
 
