@@ -105,81 +105,53 @@ fn pingpong_cogen(rounds: u64) -> Duration {
     )
 }
 
-fn stream_crossbeam(n: u64) -> Duration {
-    let (tx, rx) = crossbeam_channel::bounded(STREAM_CAPACITY);
-    pinned_pair(
-        move || {
-            for i in 0..n {
-                if tx.send(i).is_err() {
-                    return;
-                }
-            }
-        },
-        move || {
-            let sum = rx.iter().fold(0u64, u64::wrapping_add);
-            assert_eq!(sum, n * (n - 1) / 2);
-        },
-    )
+/// The stream and ping-pong of a blocking channel crate whose `bounded`, `send`, `recv` and
+/// `iter` have the same shape (crossbeam-channel, flume): plain threads, each in its own
+/// crate's terms.
+macro_rules! blocking_channel_peer {
+    ($krate:ident, $stream:ident, $pingpong:ident) => {
+        fn $stream(n: u64) -> Duration {
+            let (tx, rx) = $krate::bounded(STREAM_CAPACITY);
+            pinned_pair(
+                move || {
+                    for i in 0..n {
+                        if tx.send(i).is_err() {
+                            return;
+                        }
+                    }
+                },
+                move || {
+                    let sum = rx.iter().fold(0u64, u64::wrapping_add);
+                    assert_eq!(sum, n * (n - 1) / 2);
+                },
+            )
+        }
+
+        fn $pingpong(rounds: u64) -> Duration {
+            let (tx_a, rx_a) = $krate::bounded(1);
+            let (tx_b, rx_b) = $krate::bounded(1);
+            pinned_pair(
+                move || {
+                    for i in 0..rounds {
+                        if tx_a.send(i).is_err() || rx_b.recv().is_err() {
+                            return;
+                        }
+                    }
+                },
+                move || {
+                    for v in rx_a.iter() {
+                        if tx_b.send(v).is_err() {
+                            return;
+                        }
+                    }
+                },
+            )
+        }
+    };
 }
 
-fn pingpong_crossbeam(rounds: u64) -> Duration {
-    let (tx_a, rx_a) = crossbeam_channel::bounded(1);
-    let (tx_b, rx_b) = crossbeam_channel::bounded(1);
-    pinned_pair(
-        move || {
-            for i in 0..rounds {
-                if tx_a.send(i).is_err() || rx_b.recv().is_err() {
-                    return;
-                }
-            }
-        },
-        move || {
-            for v in rx_a.iter() {
-                if tx_b.send(v).is_err() {
-                    return;
-                }
-            }
-        },
-    )
-}
-
-fn stream_flume(n: u64) -> Duration {
-    let (tx, rx) = flume::bounded(STREAM_CAPACITY);
-    pinned_pair(
-        move || {
-            for i in 0..n {
-                if tx.send(i).is_err() {
-                    return;
-                }
-            }
-        },
-        move || {
-            let sum = rx.iter().fold(0u64, u64::wrapping_add);
-            assert_eq!(sum, n * (n - 1) / 2);
-        },
-    )
-}
-
-fn pingpong_flume(rounds: u64) -> Duration {
-    let (tx_a, rx_a) = flume::bounded(1);
-    let (tx_b, rx_b) = flume::bounded(1);
-    pinned_pair(
-        move || {
-            for i in 0..rounds {
-                if tx_a.send(i).is_err() || rx_b.recv().is_err() {
-                    return;
-                }
-            }
-        },
-        move || {
-            for v in rx_a.iter() {
-                if tx_b.send(v).is_err() {
-                    return;
-                }
-            }
-        },
-    )
-}
+blocking_channel_peer!(crossbeam_channel, stream_crossbeam, pingpong_crossbeam);
+blocking_channel_peer!(flume, stream_flume, pingpong_flume);
 
 /// Runs `fut` on a fresh `current_thread` runtime on this thread.
 fn tokio_block_on(fut: impl std::future::Future<Output = ()>) {
